@@ -1,0 +1,79 @@
+"""Settings shared by every system: where results go, logging, the results database.
+
+Everything ReFrame writes (stage and output folders, perflogs, run reports, processor
+topology, the results database) goes under one folder: ``$RELIONBENCH_RUNS``, by default
+``relionbench-runs/`` in this checkout, never ``~/.reframe``.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+RUNS = os.path.abspath(os.environ.get('RELIONBENCH_RUNS', CHECKOUT / 'relionbench-runs'))
+os.makedirs(RUNS, exist_ok=True)
+
+PERFLOG_FIELDS = (
+    'check_job_completion_time', 'check_display_name', 'check_system', 'check_partition',
+    'check_environ', 'check_result', 'check_case', 'check_num_tasks', 'check_num_cpus_per_task',
+    'check_relion_version', 'check_relion_build', 'check_container_image',
+    'check_container_sha256', 'check_suite_commit', 'check_dataset_id',
+    'check_reference_source', 'check_jobid',
+)
+PERFVAR_FIELDS = ('check_perf_var', 'check_perf_value', 'check_perf_unit', 'check_perf_ref',
+                  'check_perf_lower_thres', 'check_perf_upper_thres', 'check_perf_result')
+
+
+def modules_system():
+    """Lmod where it is installed, else none: every system loads on any machine."""
+    return 'lmod' if os.environ.get('LMOD_CMD') or shutil.which('lmod') else 'nomod'
+
+
+def system(name, descr, hostnames, partitions):
+    """A system entry with the suite's folders and module system filled in."""
+    return {
+        'name': name,
+        'descr': descr,
+        'hostnames': hostnames,
+        'modules_system': modules_system(),
+        'prefix': RUNS,
+        'partitions': partitions,
+    }
+
+
+def gpu_resources():
+    return [{'name': 'gpu', 'options': ['--gres=gpu:{num_gpus_per_node}']}]
+
+
+def relion_environment(systems, modules=()):
+    """RELION found through PATH, or through ``modules`` where the site has them."""
+    return {'name': 'relion', 'features': ['relion'], 'target_systems': list(systems),
+            'modules': list(modules)}
+
+
+site_configuration = {
+    'general': [{
+        'report_file': f'{RUNS}/reports/run-report-{{sessionid}}.json',
+        'topology_prefix': f'{RUNS}/topology',
+        'check_search_recursive': False,
+    }],
+    'storage': [{'enable': True, 'sqlite_db_file': f'{RUNS}/results.db'}],
+    'logging': [{
+        'level': 'debug',
+        'handlers': [
+            {'type': 'stream', 'name': 'stdout', 'level': 'info', 'format': '%(message)s'},
+            {'type': 'file', 'name': f'{RUNS}/reframe.log', 'level': 'debug',
+             'format': '[%(asctime)s] %(levelname)s: %(check_info)s: %(message)s',
+             'append': True},
+        ],
+        'handlers_perflog': [{
+            'type': 'filelog',
+            'basedir': f'{RUNS}/perflogs',
+            'prefix': '%(check_system)s/%(check_partition)s',
+            'level': 'info',
+            'format': '|'.join(f'%({f})s' for f in PERFLOG_FIELDS) + '|%(check_perfvalues)s',
+            'format_perfvars': '|'.join(f'%({f})s' for f in PERFVAR_FIELDS) + '|',
+            'append': True,
+        }],
+    }],
+}

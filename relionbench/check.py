@@ -1,0 +1,163 @@
+"""The ReFrame check behind every stage: a concrete check only names its workflow.
+
+One instance runs one stage (relionbench.stages) with one accelerator variant at one
+scale. It resolves the dataset and the layout from the partition, writes the job script
+(relionbench.jobscript), fails on any failed step, missing or corrupt output or RELION
+warning, and reports per-step time and memory plus the science metrics against
+``reference/<system>.yaml``.
+"""
+
+import functools
+
+import reframe as rfm
+import reframe.utility.sanity as sn
+from reframe.core.backends import getlauncher
+from reframe.core.builtins import run_after, run_before, sanity_function, variable
+from reframe.core.exceptions import SanityError
+
+from relionbench import datasets, jobscript, metrics, outputs, provenance, records, references
+from relionbench import tuning
+from relionbench.constants import (ENV_RELION, GPU, STEPS_DIR, VARIANT_FEATURES, X_DATA_ROOT,
+                                   X_GPU_THREADS, X_GPUS, X_MAX_NODES, X_SCRATCH)
+
+
+@functools.lru_cache(maxsize=None)
+def _references(system):
+    return references.load(system)
+
+
+class RelionStage(rfm.RunOnlyRegressionTest):
+    """One RELION benchmark stage; subclasses set ``case = parameter(WORKFLOW.cases())``."""
+
+    #: Dataset folder (default: ``<partition extras data_root>/<dataset id>``)
+    dataset_dir = variable(str, value='')
+    #: Relative upper threshold on times against the reference (slower only)
+    time_tolerance = variable(float, value=references.DEFAULTS['time_upper'])
+    #: Tolerance on resolutions against the reference, in Fourier shells
+    resolution_shells = variable(int, value=references.DEFAULTS['resolution_shells'])
+
+    #: Provenance, logged with every performance record
+    relion_version = variable(str, value=provenance.UNKNOWN)
+    relion_build = variable(str, value=provenance.UNKNOWN)
+    container_image = variable(str, value='')
+    container_sha256 = variable(str, value='')
+    suite_commit = variable(str, value=provenance.UNKNOWN)
+    dataset_id = variable(str, value='')
+    reference_source = variable(str, value='no reference')
+
+    valid_prog_environs = [f'+{ENV_RELION}']
+    time_limit = '4d'
+
+    @property
+    def stage(self):
+        return self.case.stage
+
+    @run_after('init')
+    def describe_case(self):
+        stage, variant = self.case.stage, self.case.variant
+        self.descr = f'{self.workflow.description}: {stage.name} ({variant}, {self.case.scale})'
+        self.valid_systems = [VARIANT_FEATURES[variant]]
+        self.tags = {stage.workflow, stage.name.lower(), variant}
+        self.dataset_id = self.workflow.dataset
+        self.suite_commit = provenance.suite_commit()
+
+    @run_after('setup')
+    def locate_dataset(self):
+        extras = self.current_partition.extras
+        self.dataset = datasets.locate(self.dataset_id, self.dataset_dir,
+                                       extras.get(X_DATA_ROOT, ''))
+        missing = datasets.missing_inputs(self.dataset, self.stage.inputs)
+        if missing and not self.is_dry_run():
+            self.skip(datasets.fetch_hint(self.dataset_id, self.dataset, missing))
+
+    @run_after('setup')
+    def set_layout(self):
+        extras = self.current_partition.extras
+        if self.case.variant == GPU:
+            per_node = extras.get(X_GPUS, 0)
+            available = per_node * extras.get(X_MAX_NODES, 1)
+            self.skip_if(self.case.num_gpus > available,
+                         f'{self.case.num_gpus} GPUs asked for, the partition offers {available}')
+            self.layout = tuning.gpu_layout(self.case.num_gpus, per_node,
+                                            extras.get(X_GPU_THREADS, tuning.GPU_THREADS))
+            self.extra_resources = {'gpu': {'num_gpus_per_node': self.layout.gpus_per_node}}
+        else:
+            self.layout = tuning.cpu_layout(self.case.scale)
+        self.num_tasks = self.layout.tasks
+        self.num_cpus_per_task = self.layout.threads
+        if self.layout.nodes > 1:
+            self.num_tasks_per_node = self.layout.tasks_per_node
+        self.env_vars.update(tuning.environment(self.case.variant))
+        self.scratch = extras.get(X_SCRATCH, '')
+        if self.scratch:
+            self.env_vars['RB_SCRATCH'] = self.scratch
+
+    @run_after('setup')
+    def set_reference(self):
+        system = self.current_system.name
+        entry = references.find(_references(system), self.stage.workflow, self.stage.name,
+                                self.case.variant, self.case.scale, self.current_partition.name)
+        if entry:
+            overrides = {'time_upper': self.time_tolerance,
+                         'resolution_shells': self.resolution_shells}
+            self.reference = references.reframe_reference(entry, overrides)
+            self.reference_source = entry.source
+
+    @run_before('run')
+    def write_steps(self):
+        """Each MPI step gets the partition's launcher; the job itself runs locally."""
+        launcher = self.job.launcher.run_command(self.job)
+        self.job.launcher = getlauncher('local')()
+        self.prerun_cmds = jobscript.stage_lines(
+            self.stage, self.case.variant, self.layout, self.dataset, launcher,
+            scratch=bool(self.scratch))
+        self.executable, self.executable_opts = jobscript.DONE_COMMAND
+        self.keep_files = [STEPS_DIR]
+
+    @sanity_function
+    def assert_stage_succeeded(self):
+        """Every step ran and exited 0, wrote readable outputs, and RELION did not warn."""
+        done = {r.index: r for r in records.read_steps(self.stagedir)}
+        for index, step in enumerate(self.stage.steps):
+            record = done.get(index)
+            log = f'{STEPS_DIR}/{index}_{step.label}.log'
+            if record is None:
+                raise SanityError(f'step {index} {step.label} ({step.program}) did not run')
+            if record.exit_code != 0:
+                raise SanityError(f'step {index} {step.label} ({step.program}) exited with '
+                                  f'code {record.exit_code}; see {log}')
+            found = records.warnings(records.log_path(self.stagedir, index, step.label))
+            if found:
+                raise SanityError(f'step {index} {step.label}: {found[0]} (in {log})')
+            for output in step.output_files():
+                problem = outputs.problem(f'{self.stagedir}/{output}')
+                if problem:
+                    raise SanityError(f'step {index} {step.label}: {problem}')
+        return sn.assert_found(sn.escape(records.DONE), self.stdout,
+                               msg='the job script did not reach its end')
+
+    @run_before('sanity')
+    def read_provenance(self):
+        try:
+            text = open(f'{self.stagedir}/{STEPS_DIR}/relion_version.txt').read()
+        except OSError:
+            return
+        self.relion_version, self.relion_build = provenance.relion_build(text)
+
+    @run_before('performance')
+    def collect_metrics(self):
+        steps = records.read_steps(self.stagedir)
+        values = {'total_seconds': sum(r.seconds for r in steps)}
+        for record, step in zip(steps, self.stage.steps):
+            values[f'{step.label}_seconds'] = record.seconds
+            values[f'{step.label}_peak_mib'] = records.peak_mib(self.stagedir, record.index,
+                                                               step.label)
+            values.update(metrics.science(step, self.stagedir))
+        self.perf_variables = {
+            name: sn.make_performance_function(_value(values, name), metrics.describe(name)[0])
+            for name in values}
+
+
+@sn.deferrable
+def _value(values, name):
+    return values[name]

@@ -1,0 +1,39 @@
+"""Names shared by the configuration and the checks: features, extras, variants, tags."""
+
+# Partition features (selection is by feature, never by partition name)
+FEAT_CPU = 'cpu'
+FEAT_GPU = 'gpu'
+FEAT_AVX512 = 'avx512'
+FEAT_APPTAINER = 'apptainer'
+FEAT_SINGULARITY = 'singularity'
+
+# Environment feature: an environment that provides RELION
+ENV_RELION = 'relion'
+
+# Partition extras
+X_CORES = 'cores_per_node'          # logical cores per node
+X_GPUS = 'gpus_per_node'
+X_MAX_NODES = 'max_nodes'           # nodes one job may use
+X_MEM_GB = 'mem_per_node_gb'
+X_DATA_ROOT = 'data_root'           # folder holding the datasets (one sub-folder each)
+X_SCRATCH = 'scratch_root'          # node-local scratch for --scratch_dir ('' for none)
+X_IMAGE_DIR = 'image_dir'           # folder of RELION container images
+X_GPU_THREADS = 'gpu_threads_per_rank'
+
+# Accelerator variants
+GPU = 'gpu'
+CPU_ALTCPU = 'cpu-altcpu'
+CPU_PLAIN = 'cpu-plain'
+VARIANTS = (GPU, CPU_ALTCPU, CPU_PLAIN)
+
+# Features a partition needs for each variant
+VARIANT_FEATURES = {
+    GPU: f'+{FEAT_GPU}',
+    CPU_ALTCPU: f'+{FEAT_CPU} +{FEAT_AVX512}',
+    CPU_PLAIN: f'+{FEAT_CPU}',
+}
+
+# Folder inside the stage directory that receives every RELION output
+OUT = 'Bench'
+# Folder inside the stage directory with per-step logs and records
+STEPS_DIR = 'rb_steps'

@@ -1,0 +1,90 @@
+"""The shell lines of a stage's job script.
+
+The script links the dataset's folders into the stage directory (RELION resolves the
+paths in STAR files from the project root), creates the output folders RELION will not
+create, then runs every step through ``rb_step``: it records the exit code and the wall
+time of each step and stops at the first failure, keeping RELION's own output in
+``rb_steps/<index>_<label>.log``. ``measure.py`` wraps each rank to record peak memory.
+"""
+
+import shlex
+import sys
+from pathlib import Path
+
+from relionbench import tuning
+from relionbench.constants import OUT, STEPS_DIR
+from relionbench.records import DONE
+
+MEASURE = Path(__file__).resolve().parent / 'measure.py'
+
+RB_STEP = f'''rb_step() {{
+    # rb_step INDEX LABEL CMD...: run one step, record exit code and wall time, stop on failure
+    local idx=$1 label=$2 log t0 t1 rc
+    shift 2
+    log="{STEPS_DIR}/${{idx}}_${{label}}.log"
+    echo "[relionbench] step ${{idx}} ${{label}}: $*"
+    t0=$(date +%s.%N)
+    "$@" >"$log" 2>&1
+    rc=$?
+    t1=$(date +%s.%N)
+    printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$idx" "$label" "$rc" "$t0" "$t1" >>{STEPS_DIR}/steps.tsv
+    if [ "$rc" -ne 0 ]; then
+        echo "[relionbench] step ${{idx}} ${{label}} failed with exit code ${{rc}}; end of $log:" >&2
+        tail -n 20 "$log" >&2
+        exit "$rc"
+    fi
+}}'''
+
+
+class Raw(str):
+    """A word left unquoted in the script, for a variable set by the configuration."""
+
+
+SCRATCH = Raw('"$RB_SCRATCH"')
+"""Scratch folder: exported by the check, expanded on the node (it may name $SLURM_JOB_ID)."""
+
+
+def q(args):
+    return ' '.join(a if isinstance(a, Raw) else shlex.quote(str(a)) for a in args)
+
+
+def relion_args(step, variant, layout, scratch=False):
+    """The program and its options, with the run's accelerator and tuning flags."""
+    args = [step.program, *step.args()]
+    if step.refine:
+        args += tuning.refine_flags(variant, layout.threads, SCRATCH if scratch else '')
+    elif step.threaded:
+        args += ['--j', str(layout.threads)]
+    return args
+
+
+def step_line(index, step, variant, layout, launcher='', relion_prefix=(), scratch=False):
+    """``rb_step`` line of one step; MPI steps go through the launcher, one probe per rank."""
+    probe = [sys.executable, MEASURE, f'{STEPS_DIR}/{index}_{step.label}.rss', '--']
+    command = q([*probe, *relion_prefix, *relion_args(step, variant, layout, scratch)])
+    if step.mpi and launcher:
+        command = f'{launcher} {command}'
+    return f'rb_step {index} {step.label} {command}'
+
+
+def prepare_lines(stage, dataset_dir, relion_prefix=(), scratch=False):
+    """Link the dataset in, create output folders, record the RELION build."""
+    dirs = sorted({d for s in stage.steps for d in s.output_dirs()} | {OUT, STEPS_DIR})
+    return [*(['mkdir -p "$RB_SCRATCH"'] if scratch else []),
+        RB_STEP,
+        f'rm -rf {STEPS_DIR} {OUT} && mkdir -p {q(dirs)}',
+        f'for f in {shlex.quote(str(dataset_dir))}/*; do ln -sfn "$f" .; done',
+        f'{q([*relion_prefix, "relion_refine", "--version"])} >{STEPS_DIR}/relion_version.txt 2>&1'
+        f' || echo "[relionbench] relion_refine not found" >&2',
+    ]
+
+
+def stage_lines(stage, variant, layout, dataset_dir, launcher='', relion_prefix=(),
+                scratch=False):
+    """All commands before the final completion marker."""
+    return prepare_lines(stage, dataset_dir, relion_prefix, scratch) + [
+        step_line(i, s, variant, layout, launcher, relion_prefix, scratch)
+        for i, s in enumerate(stage.steps)]
+
+
+DONE_COMMAND = ('echo', [shlex.quote(DONE)])

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Run one process and record its peak memory: ``measure.py RECORD_PREFIX -- CMD ...``.
+
+Launched once per MPI rank (inside srun/mpirun), so peaks are seen on every node. It
+writes ``RECORD_PREFIX.<host>.<pid>`` holding the peak resident set size in KiB of the
+command and its children, and exits with the command's exit code. Standard library only:
+it runs with the login node's Python on compute nodes.
+"""
+
+import os
+import resource
+import socket
+import subprocess
+import sys
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] != '--':
+        sys.stderr.write('usage: measure.py RECORD_PREFIX -- CMD [ARGS...]\n')
+        return 2
+    prefix, cmd = argv[0], argv[2:]
+    try:
+        rc = subprocess.call(cmd)
+    except OSError as err:
+        sys.stderr.write(f'measure.py: cannot run {cmd[0]}: {err}\n')
+        rc = 127
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(f'{prefix}.{socket.gethostname()}.{os.getpid()}', 'w') as out:
+        out.write(f'{peak_kib}\n')
+    return 128 - rc if rc < 0 else rc
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

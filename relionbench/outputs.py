@@ -1,0 +1,29 @@
+"""Check that an output file exists and parses: STAR with starfile, MRC with mrcfile."""
+
+from pathlib import Path
+
+import mrcfile
+import starfile
+
+MRC = ('.mrc', '.mrcs', '.map')
+
+
+def problem(path):
+    """What is wrong with an output file, or '' when it is present and readable."""
+    path = Path(path)
+    if not path.is_file():
+        return f'{path} was not written'
+    if path.stat().st_size == 0:
+        return f'{path} is empty'
+    try:
+        if path.suffix == '.star':
+            blocks = starfile.read(path, always_dict=True)
+            if not blocks or all(len(b) == 0 for b in blocks.values()):
+                return f'{path} holds no STAR data'
+        elif path.suffix in MRC:
+            with mrcfile.mmap(path, mode='r', permissive=False) as mrc:
+                if mrc.data is None or mrc.data.size == 0:
+                    return f'{path} holds no image data'
+    except Exception as err:  # noqa: BLE001 - any parse failure is the finding
+        return f'{path} is corrupt or truncated ({type(err).__name__}: {err})'
+    return ''

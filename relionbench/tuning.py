@@ -1,0 +1,81 @@
+"""Published tuning rules: MPI layouts, threads, pool size, environment.
+
+Sources: the published runs (seed 000: GPU runs in a "homogeneous + 1" layout, CPU
+runs 23 tasks x 4 threads) and Intel's guide (seed 002: 8 compute ranks per node plus
+one leader, --j = logical cores / ranks, --pool ~2 x --j and >= 30, OMP_SCHEDULE=dynamic,
+KMP_BLOCKTIME=0).
+"""
+
+import math
+from dataclasses import dataclass
+
+from relionbench.constants import CPU_ALTCPU, GPU
+
+PUBLISHED_GPU_RANKS = {1: 3, 2: 5, 4: 11, 8: 21, 16: 41}
+"""MPI ranks per GPU count on PEARL: 2-2.5 ranks per GPU plus one leader."""
+
+GPU_THREADS = 2            # PEARL: two CPUs per task
+COMPUTE_RANKS_PER_NODE = 8
+MIN_POOL = 30
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one job is spread: MPI ranks, threads per rank, nodes and GPUs per node."""
+
+    tasks: int
+    threads: int
+    nodes: int = 1
+    gpus_per_node: int = 0
+
+    @property
+    def tasks_per_node(self):
+        return math.ceil(self.tasks / self.nodes)
+
+
+def gpu_ranks(num_gpus):
+    """Ranks for ``num_gpus``: the published layout, else 2 per GPU plus the leader."""
+    return PUBLISHED_GPU_RANKS.get(num_gpus, 2 * num_gpus + 1)
+
+
+def gpu_layout(num_gpus, gpus_per_node, threads=GPU_THREADS):
+    nodes = math.ceil(num_gpus / gpus_per_node)
+    return Layout(gpu_ranks(num_gpus), threads, nodes, min(num_gpus, gpus_per_node))
+
+
+def cpu_layout(scale):
+    """``'23x4'`` -> 23 ranks of 4 threads."""
+    try:
+        tasks, threads = (int(n) for n in scale.lower().split('x'))
+    except ValueError:
+        raise ValueError(f'CPU scale {scale!r} must read TASKSxTHREADS, e.g. 23x4') from None
+    return Layout(tasks, threads)
+
+
+def intel_layout(cores_per_node, nodes=1):
+    """Intel's rule: 8 compute ranks per node plus one leader, --j = cores / 8."""
+    threads = max(1, cores_per_node // COMPUTE_RANKS_PER_NODE)
+    return Layout(COMPUTE_RANKS_PER_NODE * nodes + 1, threads, nodes)
+
+
+def pool(threads):
+    """--pool: about twice the threads, never below 30."""
+    return max(MIN_POOL, 2 * threads)
+
+
+def accelerator_flags(variant):
+    return {GPU: ['--gpu'], CPU_ALTCPU: ['--cpu']}.get(variant, [])
+
+
+def refine_flags(variant, threads, scratch=''):
+    """Options added to every relion_refine call."""
+    flags = accelerator_flags(variant) + ['--j', str(threads), '--pool', str(pool(threads)),
+                                          '--dont_combine_weights_via_disc']
+    return flags + (['--scratch_dir', scratch] if scratch else [])
+
+
+def environment(variant):
+    """Environment for a run; the OpenMP settings matter to the accelerated CPU kernels."""
+    if variant == GPU:
+        return {}
+    return {'OMP_SCHEDULE': 'dynamic', 'KMP_BLOCKTIME': '0'}
