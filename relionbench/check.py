@@ -15,13 +15,30 @@ from reframe.core.backends import getlauncher
 from reframe.core.builtins import run_after, run_before, sanity_function, variable
 from reframe.core.exceptions import SanityError
 
-from relionbench import datasets, jobscript, metrics, outputs, provenance, records, references
-from relionbench import tuning
-from relionbench.constants import (ENV_RELION, GPU, STEPS_DIR, VARIANT_FEATURES, X_DATA_ROOT,
-                                   X_GPU_THREADS, X_GPUS, X_MAX_NODES, X_SCRATCH)
+from relionbench import (
+    datasets,
+    jobscript,
+    metrics,
+    outputs,
+    provenance,
+    records,
+    references,
+    tuning,
+)
+from relionbench.constants import (
+    ENV_RELION,
+    GPU,
+    STEPS_DIR,
+    VARIANT_FEATURES,
+    X_DATA_ROOT,
+    X_GPU_THREADS,
+    X_GPUS,
+    X_MAX_NODES,
+    X_SCRATCH,
+)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _references(system):
     return references.load(system)
 
@@ -106,6 +123,8 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     @run_before('run')
     def write_steps(self):
         """Each MPI step gets the partition's launcher; the job itself runs locally."""
+        for attr in ('num_tasks', 'num_tasks_per_node'):    # ReFrame copies these only later
+            setattr(self.job, attr, getattr(self, attr))
         launcher = self.job.launcher.run_command(self.job)
         self.job.launcher = getlauncher('local')()
         self.prerun_cmds = jobscript.stage_lines(

@@ -29,4 +29,4 @@ def fetch_hint(dataset, folder, missing):
     return (f'dataset {dataset} not found at {where} (missing {missing[0]}'
             f'{f" and {len(missing) - 1} more" if len(missing) > 1 else ""}): fetch it with '
             f'{ROOT / "scripts" / "fetch-dataset"} {dataset} --dest {dest}, '
-            f'or point -S dataset_dir=PATH at an existing copy')
+            f'or point -S dataset_dir=PATH at the RELION project folder of an existing copy')

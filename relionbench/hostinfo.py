@@ -9,7 +9,7 @@ from relionbench import provenance
 from relionbench.constants import FEAT_APPTAINER, FEAT_AVX512, FEAT_CPU, FEAT_GPU, FEAT_SINGULARITY
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def relion_build():
     """(version, build) of the relion_refine on PATH, ('', '') when there is none."""
     exe = shutil.which('relion_refine')

@@ -29,7 +29,7 @@ RB_STEP = f'''rb_step() {{
     t1=$(date +%s.%N)
     printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$idx" "$label" "$rc" "$t0" "$t1" >>{STEPS_DIR}/steps.tsv
     if [ "$rc" -ne 0 ]; then
-        echo "[relionbench] step ${{idx}} ${{label}} failed with exit code ${{rc}}; end of $log:" >&2
+        echo "[relionbench] step ${{idx}} ${{label}} failed with exit code ${{rc}}:" >&2
         tail -n 20 "$log" >&2
         exit "$rc"
     fi

@@ -11,7 +11,7 @@ from relionbench import ROOT
 UNKNOWN = 'unknown'
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def suite_commit():
     """The suite's git commit (with ``-dirty`` for local changes), or 'unknown'."""
     try:
@@ -41,7 +41,7 @@ def relion_build(version_text):
     return version.group(1), build
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sha256(path, size, mtime):
     digest = hashlib.sha256()
     with open(path, 'rb') as image:

@@ -196,7 +196,8 @@ ALDOLASE = Workflow('aldolase', 'empiar-10338', 'EMPIAR-10338 rabbit muscle aldo
         _mask(0.007, 5),
         POSTPROCESS,
         Step('reextract', 'relion_preprocess_mpi',
-             '--i Select/job009/micrographs.star --reextract_data_star {out}/Refine3D/run_data.star '
+             '--i Select/job009/micrographs.star '
+             '--reextract_data_star {out}/Refine3D/run_data.star '
              '--recenter --recenter_x 0 --recenter_y 0 --recenter_z 0 '
              '--part_star {out}/Extract/particles.star --part_dir {out}/Extract/ --extract '
              '--extract_size 512 --norm --bg_radius 192 --white_dust -1 --black_dust -1 '

@@ -2,8 +2,18 @@
 
 from common import relion_environment, system
 
-from relionbench.constants import (FEAT_AVX512, FEAT_CPU, FEAT_SINGULARITY, X_CORES, X_DATA_ROOT,
-                                   X_GPUS, X_IMAGE_DIR, X_MAX_NODES, X_MEM_GB, X_SCRATCH)
+from relionbench.constants import (
+                                   FEAT_AVX512,
+                                   FEAT_CPU,
+                                   FEAT_SINGULARITY,
+                                   X_CORES,
+                                   X_DATA_ROOT,
+                                   X_GPUS,
+                                   X_IMAGE_DIR,
+                                   X_MAX_NODES,
+                                   X_MEM_GB,
+                                   X_SCRATCH,
+)
 
 DATA = '/home/shared/relion-data'
 

@@ -5,9 +5,18 @@ Published runs: 1-16 GPUs on one node, 2-2.5 ranks per GPU plus a leader, 2 CPUs
 
 from common import gpu_resources, relion_environment, system
 
-from relionbench.constants import (FEAT_GPU, FEAT_SINGULARITY, X_CORES, X_DATA_ROOT,
-                                   X_GPU_THREADS, X_GPUS, X_IMAGE_DIR, X_MAX_NODES, X_MEM_GB,
-                                   X_SCRATCH)
+from relionbench.constants import (
+                                   FEAT_GPU,
+                                   FEAT_SINGULARITY,
+                                   X_CORES,
+                                   X_DATA_ROOT,
+                                   X_GPU_THREADS,
+                                   X_GPUS,
+                                   X_IMAGE_DIR,
+                                   X_MAX_NODES,
+                                   X_MEM_GB,
+                                   X_SCRATCH,
+)
 
 DATA = '/mnt/beegfs/work/stfc/relion-data'
 

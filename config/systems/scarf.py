@@ -5,9 +5,19 @@ The published runs used 23 tasks x 4 CPUs, --exclusive, in a Singularity contain
 
 from common import gpu_resources, relion_environment, system
 
-from relionbench.constants import (FEAT_AVX512, FEAT_CPU, FEAT_GPU, FEAT_SINGULARITY, X_CORES,
-                                   X_DATA_ROOT, X_GPUS, X_IMAGE_DIR, X_MAX_NODES, X_MEM_GB,
-                                   X_SCRATCH)
+from relionbench.constants import (
+                                   FEAT_AVX512,
+                                   FEAT_CPU,
+                                   FEAT_GPU,
+                                   FEAT_SINGULARITY,
+                                   X_CORES,
+                                   X_DATA_ROOT,
+                                   X_GPUS,
+                                   X_IMAGE_DIR,
+                                   X_MAX_NODES,
+                                   X_MEM_GB,
+                                   X_SCRATCH,
+)
 
 DATA = '/work3/projects/sciml/relion'
 IMAGES = '/work3/projects/sciml/relion/images'

@@ -1,0 +1,56 @@
+"""The ``relionbench`` command."""
+
+import argparse
+import sys
+
+import pandas as pd
+from reframe.utility.sanity import reference_bounds
+
+from relionbench import references
+
+
+def references_table(system):
+    """One row per reference metric: the value, the absolute band ReFrame will apply, source."""
+    rows = []
+    for entry in references.load(system):
+        for name, spec in entry.metrics.items():
+            value, lower, upper, unit = references.thresholds(name, spec, entry)
+            low, high = reference_bounds(value, lower, upper)
+            rows.append({'workflow': entry.workflow, 'stage': entry.stage,
+                         'variant': entry.variant, 'scale': entry.scale,
+                         'partition': entry.partition, 'metric': name, 'value': value,
+                         'min': f'{low:.6g}', 'max': f'{high:.6g}', 'unit': unit,
+                         'source': entry.source})
+    return pd.DataFrame(rows)
+
+
+def cmd_references(args):
+    try:
+        table = references_table(args.system)
+    except references.ReferenceError as err:
+        print(f'relionbench: {err}', file=sys.stderr)
+        return 1
+    if table.empty:
+        print(f'no references for system {args.system!r} '
+              f'(looked for {references.REFERENCE_DIR / (args.system + ".yaml")})')
+        return 0
+    if args.stage:
+        table = table[table.stage == args.stage]
+    print(table.to_csv(index=False) if args.csv else table.to_string(index=False))
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='relionbench', description=__doc__)
+    sub = parser.add_subparsers(dest='command', required=True)
+    ref = sub.add_parser('references', help='print the references applied on a system')
+    ref.add_argument('--system', required=True, help='system name, e.g. scarf')
+    ref.add_argument('--stage', help='only this stage, e.g. Class2D')
+    ref.add_argument('--csv', action='store_true', help='CSV instead of a table')
+    ref.set_defaults(func=cmd_references)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Real ReFrame runs on the local system with the Debian RELION: failures are never passes."""
+
+import shutil
+
+import pytest
+from conftest import reframe
+
+pytestmark = [pytest.mark.relion,
+              pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')]
+
+CHECK = ['-n', 'Ribosome.*Class2D/cpu-plain', '-r', '--system', 'local']
+
+
+def test_a_failing_relion_step_fails_the_check_and_names_it(tmp_path, runs):
+    # images the particle STAR points at do not exist: relion_refine_mpi exits 1
+    (tmp_path / 'Particles').mkdir()
+    (tmp_path / 'Particles' / 'shiny_2sets.star').write_text(
+        'data_\nloop_\n_rlnImageName #1\n1@missing.mrcs\n')
+    result = reframe(*CHECK, '-S', f'dataset_dir={tmp_path}', runs=runs, timeout=300)
+    assert result.returncode != 0
+    assert 'FAILED' in result.stdout and 'PASSED ] Ran' not in result.stdout
+    assert 'step 1 class2d (relion_refine_mpi) exited with code 1' in result.stdout
+    assert 'mpirun -np 23' in result.stdout          # the published 23 x 4 layout
+    perflogs = list((runs / 'perflogs').rglob('*.log'))
+    assert not perflogs or 'class2d_seconds' not in perflogs[0].read_text()
+
+
+def test_an_absent_dataset_skips_with_fetch_instructions(tmp_path, runs):
+    result = reframe(*CHECK, '-S', f'dataset_dir={tmp_path}/none', runs=runs)
+    assert result.returncode == 0
+    assert 'SKIP' in result.stdout and '1 skipped' in result.stdout
+    assert 'scripts/fetch-dataset relion-benchmark --dest' in result.stdout

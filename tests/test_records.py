@@ -1,0 +1,44 @@
+"""The per-rank memory probe, step records and RELION warning detection."""
+
+import subprocess
+import sys
+
+from relionbench import jobscript, records
+
+
+def test_measure_records_peak_memory_and_exit_code(tmp_path):
+    grow = 'import sys; b = bytearray(80 * 2**20); b[::4096] = b"x" * len(b[::4096]); sys.exit(3)'
+    rc = subprocess.call([sys.executable, str(jobscript.MEASURE), str(tmp_path / '0_x.rss'),
+                          '--', sys.executable, '-c', grow])
+    assert rc == 3
+    (record,) = list(tmp_path.glob('0_x.rss.*'))
+    assert int(record.read_text()) > 80 * 1024
+
+
+def test_measure_reports_a_missing_program(tmp_path):
+    rc = subprocess.call([sys.executable, str(jobscript.MEASURE), str(tmp_path / 'r'), '--',
+                          'no-such-relion'])
+    assert rc == 127
+
+
+def test_warnings_found(tmp_path):
+    log = tmp_path / 'step.log'
+    log.write_text('The following warnings were encountered upon command-line parsing:\n'
+                   'WARNING: Option --cpu\tis not a valid RELION argument\n')
+    (found,) = records.warnings(log)
+    assert 'did not recognise an option' in found and '--cpu' in found
+    log.write_text('+ WARNING : Relion was compiled without CUDA of at least version 7.0\n')
+    assert 'cannot use the GPU' in records.warnings(log)[0]
+    log.write_text(' Running CPU instructions in double precision.\n')
+    assert records.warnings(log) == []
+
+
+def test_job_script_stops_at_first_failure_and_records_steps(tmp_path):
+    script = '\n'.join([jobscript.RB_STEP, 'mkdir -p rb_steps', 'rb_step 0 ok true',
+                        'rb_step 1 broken sh -c "echo oops; exit 4"', 'rb_step 2 never true'])
+    result = subprocess.run(['bash', '-c', script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 4
+    assert 'step 1 broken failed with exit code 4' in result.stderr and 'oops' in result.stderr
+    steps = records.read_steps(tmp_path)
+    assert [(s.index, s.label, s.exit_code) for s in steps] == [(0, 'ok', 0), (1, 'broken', 4)]
+    assert all(s.seconds >= 0 for s in steps)

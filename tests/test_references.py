@@ -1,0 +1,94 @@
+"""Reference files load, match the stage tables, and give the right thresholds."""
+
+import pytest
+from reframe.utility.sanity import reference_bounds
+
+from relionbench import references
+from relionbench.stages import WORKFLOWS
+
+L = 256 * 1.12      # aldolase box x pixel (286.72 A)
+
+
+def test_shell_bounds_span_two_shells_either_side():
+    # 3.150769 A is shell 91 of a 286.72 A box: 2 shells span shells 93 .. 89
+    lower, upper = references.shell_bounds(L / 91, 256, 1.12, 2)
+    low, high = reference_bounds(L / 91, lower, upper)
+    assert low == pytest.approx(L / 93) and high == pytest.approx(L / 89)
+
+
+def test_published_resolutions_differ_by_whole_shells():
+    # Class2D resolutions of the published runs are shells 59 and 57 of the same box
+    assert L / 4.859661 == pytest.approx(59, abs=0.01)
+    assert L / 5.030175 == pytest.approx(57, abs=0.01)
+
+
+def test_time_has_only_an_upper_bound():
+    entry = references.Entry('w', 's', 'gpu', '1gpu', 'src', 256, 1.12, {})
+    assert references.thresholds('refine_seconds', {'value': 100.0}, entry) == (
+        100.0, None, 0.10, 's')
+    overridden = references.thresholds('refine_seconds', {'value': 100.0}, entry,
+                                       {'time_upper': 0.25})
+    assert overridden[2] == 0.25
+
+
+def test_tolerance_override_and_unit_check():
+    entry = references.Entry('w', 's', 'gpu', '1gpu', 'src', 256, 1.12, {})
+    assert references.thresholds('refine_acc_rotation', {'value': 1.2, 'tolerance': 0.5},
+                                 entry)[1:3] == (-0.5, 0.5)
+    with pytest.raises(references.ReferenceError, match='should be'):
+        references.thresholds('refine_resolution', {'value': 3.0, 'unit': 'nm'}, entry)
+
+
+@pytest.mark.parametrize('system', ['scarf', 'pearl', 'clx', 'icx'])
+def test_every_reference_names_a_real_case_and_metric(system):
+    entries = references.load(system)
+    assert entries
+    for entry in entries:
+        workflow = WORKFLOWS[entry.workflow]
+        stage = workflow.stage(entry.stage)
+        assert any(str(c) == f'{entry.stage}/{entry.variant}/{entry.scale}'
+                   for c in workflow.cases()), entry.key()
+        labels = {s.label for s in stage.steps}
+        for name in entry.metrics:
+            assert name == 'total_seconds' or name.split('_')[0] in {
+                label.split('_')[0] for label in labels}, (entry.key(), name)
+        assert entry.source and (entry.box_size, entry.pixel_size) == (
+            stage.box_size, stage.pixel_size)
+
+
+def test_published_counts():
+    assert {s: len(references.load(s)) for s in ('pearl', 'scarf', 'clx', 'icx')} == {
+        'pearl': 40, 'scarf': 10, 'clx': 10, 'icx': 12}
+
+
+def test_find_prefers_the_partition_specific_entry():
+    general = references.Entry('aldolase', 'Class2D', 'gpu', '1gpu', 'a', 256, 1.12, {})
+    special = references.Entry('aldolase', 'Class2D', 'gpu', '1gpu', 'b', 256, 1.12, {},
+                               partition='gpu')
+    assert references.find([general, special], 'aldolase', 'Class2D', 'gpu', '1gpu',
+                           'gpu').source == 'b'
+    assert references.find([general, special], 'aldolase', 'Class2D', 'gpu', '1gpu',
+                           'cpu').source == 'a'
+
+
+def test_bad_file_names_the_file(tmp_path):
+    (tmp_path / 'bad.yaml').write_text('references:\n  - workflow: aldolase\n    stage: [\n')
+    with pytest.raises(references.ReferenceError, match='bad.yaml'):
+        references.load('bad', tmp_path)
+    (tmp_path / 'worse.yaml').write_text(
+        'references:\n  - {workflow: a, stage: b, variant: gpu, scale: 1gpu, source: s,\n'
+        '     box_size: 1, pixel_size: 1, metrics: {refine_seconds: 12}}\n')
+    with pytest.raises(references.ReferenceError, match='worse.yaml: refine_seconds'):
+        references.load('worse', tmp_path)
+
+
+def test_absent_system_has_no_references(tmp_path):
+    assert references.load('nowhere', tmp_path) == []
+
+
+def test_cli_prints_the_applied_band(capsys):
+    from relionbench.cli import main
+    assert main(['references', '--system', 'scarf', '--stage', 'Class2D', '--csv']) == 0
+    out = capsys.readouterr().out
+    assert 'class2d_seconds,43480.9785861969,-inf,47829.1' in out
+    assert 'Slurm job 229744' in out
