@@ -9,6 +9,8 @@ from pathlib import Path
 
 import starfile
 
+from relionbench.constants import OUT
+
 # metric suffix -> (unit, kind); kind decides the default reference tolerance
 SCIENCE = {
     'resolution': ('A', 'resolution'),
@@ -121,6 +123,5 @@ def science(step, root='.'):
     """The science metrics of ``step`` (a relionbench.stages.Step), keyed by full name."""
     if not step.science:
         return {}
-    from relionbench.constants import OUT
     values = EXTRACTORS[step.science](Path(root) / step.prefix.format(out=OUT))
     return {f'{step.label}_{k}': v for k, v in values.items()}

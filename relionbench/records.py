@@ -16,8 +16,6 @@ DONE = '[relionbench] stage complete'
 WARNINGS = (
     (re.compile(r'is not a valid RELION argument'), 'RELION did not recognise an option'),
     (re.compile(r'compiled without CUDA'), 'this RELION cannot use the GPU it was asked for'),
-    (re.compile(r'not compiled with (ALTCPU|the accelerated CPU)', re.I),
-     'this RELION has no accelerated CPU kernels'),
 )
 """RELION carries on after these: the run would silently measure something else."""
 

@@ -72,7 +72,6 @@ class Stage:
     pixel_size: float               #: A
     cpu_scales: tuple = ('23x4',)   #: tasks x threads, as published
     gpu_scales: tuple = GPU_SCALES
-    accelerated: bool = True        #: whether --gpu/--cpu apply at all
 
     def step(self, label):
         return next(s for s in self.steps if s.label == label)
@@ -234,7 +233,7 @@ ALDOLASE = Workflow('aldolase', 'empiar-10338', 'EMPIAR-10338 rabbit muscle aldo
              ('{out}/Polish/shiny.star',)),
     ), ('Refine3D/job057/run_data.star', 'PostProcess/job059/postprocess.star',
         'MotionCorr/job005/corrected_micrographs.star'), 512, 0.56,
-        cpu_scales=('2x4',), accelerated=False),
+        cpu_scales=('2x4',)),
 ))
 
 
