@@ -20,7 +20,7 @@ SCIENCE = {
     'acc_rotation': ('deg', 'accuracy'),
     'acc_translation': ('A', 'accuracy'),
     'bfactor': ('A^2', 'value'),
-    'solvent_mask_fraction': ('%', 'value'),
+    'solvent_mask_fraction': ('ratio', 'value'),  # 0.476 / mask fraction of the box
     'beam_tilt_x': ('mrad', 'value'),
     'beam_tilt_y': ('mrad', 'value'),
     'sigma_vel': ('A/dose', 'value'),
@@ -86,7 +86,7 @@ def refinement(prefix):
 
 
 def postprocess(prefix):
-    """PostProcess: final resolution, sharpening B-factor, solvent-mask box fraction."""
+    """PostProcess: final resolution, sharpening B-factor, RELION's box/solvent-mask ratio."""
     general = _blocks(f'{prefix}.star')['general']
     return {'final_resolution': _single(general, 'rlnFinalResolution'),
             'bfactor': _single(general, 'rlnBfactorUsedForSharpening'),

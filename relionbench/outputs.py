@@ -17,9 +17,14 @@ def problem(path):
         return f'{path} is empty'
     try:
         if path.suffix == '.star':
+            if not path.read_bytes().endswith(b'\n'):
+                return f'{path} is truncated (its last line is incomplete)'
             blocks = starfile.read(path, always_dict=True)
             if not blocks or all(len(b) == 0 for b in blocks.values()):
                 return f'{path} holds no STAR data'
+            for name, block in blocks.items():
+                if hasattr(block, 'iloc') and len(block) and block.iloc[-1].isna().any():
+                    return f'{path} is truncated (last row of data_{name} is incomplete)'
         elif path.suffix in MRC:
             with mrcfile.mmap(path, mode='r', permissive=False) as mrc:
                 if mrc.data is None or mrc.data.size == 0:
