@@ -41,8 +41,23 @@ def system(name, descr, hostnames, partitions):
     }
 
 
-def gpu_resources():
-    return [{'name': 'gpu', 'options': ['--gres=gpu:{num_gpus_per_node}']}]
+def slurm_partition(name, descr, features, extras, access=('--exclusive',), max_jobs=4):
+    """A Slurm partition launching MPI with srun; a ``gpu`` feature adds the GRES request."""
+    partition = {
+        'name': name,
+        'descr': descr,
+        'scheduler': 'slurm',
+        'launcher': 'srun',
+        'access': list(access),
+        'environs': ['relion'],
+        'features': list(features),
+        'container_platforms': [{'type': 'Singularity'}],
+        'max_jobs': max_jobs,
+        'extras': extras,
+    }
+    if 'gpu' in features:
+        partition['resources'] = [{'name': 'gpu', 'options': ['--gres=gpu:{num_gpus_per_node}']}]
+    return partition
 
 
 def relion_environment(systems, modules=()):

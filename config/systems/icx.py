@@ -1,34 +1,15 @@
 """Intel Ice Lake test nodes (2 x Xeon Platinum 8358, 128 logical cores, 256 GB, AVX-512)."""
 
-from common import relion_environment, system
+from common import relion_environment, slurm_partition, system
 
-from relionbench.constants import (
-                                   FEAT_AVX512,
-                                   FEAT_CPU,
-                                   FEAT_SINGULARITY,
-                                   X_CORES,
-                                   X_DATA_ROOT,
-                                   X_GPUS,
-                                   X_IMAGE_DIR,
-                                   X_MAX_NODES,
-                                   X_MEM_GB,
-                                   X_SCRATCH,
-)
+from relionbench import constants as c
 
 DATA = '/home/shared/relion-data'
 
-system = system('icx', 'Intel Ice Lake test system', [r'^icx'], [{
-    'name': 'cpu',
-    'descr': 'Ice Lake nodes',
-    'scheduler': 'slurm',
-    'launcher': 'srun',
-    'access': ['--exclusive'],
-    'environs': ['relion'],
-    'features': [FEAT_CPU, FEAT_AVX512, FEAT_SINGULARITY],
-    'container_platforms': [{'type': 'Singularity'}],
-    'max_jobs': 4,
-    'extras': {X_CORES: 128, X_GPUS: 0, X_MAX_NODES: 4, X_MEM_GB: 256, X_DATA_ROOT: DATA,
-               X_SCRATCH: '/tmp', X_IMAGE_DIR: f'{DATA}/images'},
-}])
+system = system('icx', 'Intel Ice Lake test system', [r'^icx'], [
+    slurm_partition('cpu', 'Ice Lake nodes', [c.FEAT_CPU, c.FEAT_AVX512, c.FEAT_SINGULARITY],
+                    {c.X_CORES: 128, c.X_GPUS: 0, c.X_MAX_NODES: 4, c.X_MEM_GB: 256,
+                     c.X_DATA_ROOT: DATA, c.X_SCRATCH: '/tmp', c.X_IMAGE_DIR: f'{DATA}/images'}),
+])
 
 environments = [relion_environment(['icx'])]

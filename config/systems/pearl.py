@@ -3,37 +3,18 @@
 Published runs: 1-16 GPUs on one node, 2-2.5 ranks per GPU plus a leader, 2 CPUs per task.
 """
 
-from common import gpu_resources, relion_environment, system
+from common import relion_environment, slurm_partition, system
 
-from relionbench.constants import (
-                                   FEAT_GPU,
-                                   FEAT_SINGULARITY,
-                                   X_CORES,
-                                   X_DATA_ROOT,
-                                   X_GPU_THREADS,
-                                   X_GPUS,
-                                   X_IMAGE_DIR,
-                                   X_MAX_NODES,
-                                   X_MEM_GB,
-                                   X_SCRATCH,
-)
+from relionbench import constants as c
 
 DATA = '/mnt/beegfs/work/stfc/relion-data'
 
-system = system('pearl', 'PEARL (2 x DGX-2)', [r'pearl'], [{
-    'name': 'dgx2',
-    'descr': 'DGX-2 nodes, 16 x V100',
-    'scheduler': 'slurm',
-    'launcher': 'srun',
-    'access': ['--exclusive'],
-    'environs': ['relion'],
-    'features': [FEAT_GPU, FEAT_SINGULARITY],
-    'container_platforms': [{'type': 'Singularity'}],
-    'resources': gpu_resources(),
-    'max_jobs': 2,
-    'extras': {X_CORES: 96, X_GPUS: 16, X_MAX_NODES: 2, X_MEM_GB: 1536, X_GPU_THREADS: 2,
-               X_DATA_ROOT: DATA, X_SCRATCH: '/raid/scratch/$SLURM_JOB_ID',
-               X_IMAGE_DIR: f'{DATA}/images'},
-}])
+system = system('pearl', 'PEARL (2 x DGX-2)', [r'pearl'], [
+    slurm_partition('dgx2', 'DGX-2 nodes, 16 x V100', [c.FEAT_GPU, c.FEAT_SINGULARITY],
+                    {c.X_CORES: 96, c.X_GPUS: 16, c.X_MAX_NODES: 2, c.X_MEM_GB: 1536,
+                     c.X_GPU_THREADS: 2, c.X_DATA_ROOT: DATA, c.X_IMAGE_DIR: f'{DATA}/images',
+                     c.X_SCRATCH: '/raid/scratch/$SLURM_JOB_ID'},
+                    max_jobs=2),
+])
 
 environments = [relion_environment(['pearl'])]

@@ -3,53 +3,22 @@
 The published runs used 23 tasks x 4 CPUs, --exclusive, in a Singularity container.
 """
 
-from common import gpu_resources, relion_environment, system
+from common import relion_environment, slurm_partition, system
 
-from relionbench.constants import (
-                                   FEAT_AVX512,
-                                   FEAT_CPU,
-                                   FEAT_GPU,
-                                   FEAT_SINGULARITY,
-                                   X_CORES,
-                                   X_DATA_ROOT,
-                                   X_GPUS,
-                                   X_IMAGE_DIR,
-                                   X_MAX_NODES,
-                                   X_MEM_GB,
-                                   X_SCRATCH,
-)
+from relionbench import constants as c
 
 DATA = '/work3/projects/sciml/relion'
-IMAGES = '/work3/projects/sciml/relion/images'
+SITE = {c.X_DATA_ROOT: DATA, c.X_SCRATCH: '', c.X_IMAGE_DIR: f'{DATA}/images'}
 
 system = system('scarf', 'STFC SCARF', [r'^ui\d+\.scarf', r'scarf\.rl\.ac\.uk'], [
-    {
-        'name': 'cpu',
-        'descr': 'Xeon Gold 6126 nodes (scarf17)',
-        'scheduler': 'slurm',
-        'launcher': 'srun',
-        'access': ['--partition=scarf', '--constraint=scarf17', '--exclusive'],
-        'environs': ['relion'],
-        'features': [FEAT_CPU, FEAT_AVX512, FEAT_SINGULARITY],
-        'container_platforms': [{'type': 'Singularity'}],
-        'max_jobs': 10,
-        'extras': {X_CORES: 48, X_GPUS: 0, X_MAX_NODES: 4, X_MEM_GB: 192, X_DATA_ROOT: DATA,
-                   X_SCRATCH: '', X_IMAGE_DIR: IMAGES},
-    },
-    {
-        'name': 'gpu',
-        'descr': 'GPU nodes, 4 GPUs each',
-        'scheduler': 'slurm',
-        'launcher': 'srun',
-        'access': ['--partition=gpu', '--exclusive'],
-        'environs': ['relion'],
-        'features': [FEAT_GPU, FEAT_SINGULARITY],
-        'container_platforms': [{'type': 'Singularity'}],
-        'resources': gpu_resources(),
-        'max_jobs': 4,
-        'extras': {X_CORES: 32, X_GPUS: 4, X_MAX_NODES: 4, X_MEM_GB: 384, X_DATA_ROOT: DATA,
-                   X_SCRATCH: '', X_IMAGE_DIR: IMAGES},
-    },
+    slurm_partition('cpu', 'Xeon Gold 6126 nodes (scarf17)',
+                    [c.FEAT_CPU, c.FEAT_AVX512, c.FEAT_SINGULARITY],
+                    {c.X_CORES: 48, c.X_GPUS: 0, c.X_MAX_NODES: 4, c.X_MEM_GB: 192, **SITE},
+                    access=['--partition=scarf', '--constraint=scarf17', '--exclusive'],
+                    max_jobs=10),
+    slurm_partition('gpu', 'GPU nodes, 4 GPUs each', [c.FEAT_GPU, c.FEAT_SINGULARITY],
+                    {c.X_CORES: 32, c.X_GPUS: 4, c.X_MAX_NODES: 4, c.X_MEM_GB: 384, **SITE},
+                    access=['--partition=gpu', '--exclusive']),
 ])
 
 environments = [relion_environment(['scarf'])]
