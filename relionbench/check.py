@@ -8,6 +8,8 @@ warning, and reports per-step time and memory plus the science metrics against
 """
 
 import functools
+import sys
+from pathlib import Path
 
 import reframe as rfm
 import reframe.utility.sanity as sn
@@ -78,11 +80,15 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.dataset_id = self.workflow.dataset
         self.suite_commit = provenance.suite_commit()
 
+    def default_dataset(self):
+        """Where the dataset is when ``dataset_dir`` is not set."""
+        return datasets.locate(self.dataset_id, '',
+                               self.current_partition.extras.get(X_DATA_ROOT, ''))
+
     @run_after('setup')
     def locate_dataset(self):
-        extras = self.current_partition.extras
-        self.dataset = datasets.locate(self.dataset_id, self.dataset_dir,
-                                       extras.get(X_DATA_ROOT, ''))
+        self.dataset = (datasets.locate(self.dataset_id, self.dataset_dir) if self.dataset_dir
+                        else self.default_dataset())
         missing = datasets.missing_inputs(self.dataset, self.stage.inputs)
         if missing and not self.is_dry_run():
             self.skip(datasets.fetch_hint(self.dataset_id, self.dataset, missing))
@@ -180,3 +186,36 @@ class RelionStage(rfm.RunOnlyRegressionTest):
 @sn.deferrable
 def _value(values, name):
     return values[name]
+
+
+class MiniatureData(rfm.RunOnlyRegressionTest):
+    """Generates the synthetic miniature dataset and the intermediates its stages start from
+    (relionbench.miniature); used as a session fixture, so it runs once per session."""
+
+    #: Seed of the simulation (same seed, same bytes)
+    seed = variable(int, value=0)
+
+    valid_systems = ['*']
+    valid_prog_environs = [f'+{ENV_RELION}']
+    executable = sys.executable
+    time_limit = '10m'
+
+    @run_before('run')
+    def set_command(self):
+        self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
+                                '--seed', str(self.seed)]
+
+    @sanity_function
+    def assert_generated(self):
+        return sn.all([sn.assert_found(r'^prepared ', self.stdout),
+                       sn.assert_true(Path(self.stagedir, 'truth', 'map.mrc').is_file(),
+                                      msg='truth/map.mrc was not written')])
+
+
+class MiniatureStage(RelionStage):
+    """A stage of a miniature workflow: its dataset comes from the MiniatureData fixture."""
+
+    time_limit = '30m'
+
+    def default_dataset(self):
+        return Path(self.data.stagedir)

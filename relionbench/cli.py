@@ -2,6 +2,8 @@
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 from reframe.utility.sanity import reference_bounds
@@ -40,6 +42,18 @@ def cmd_references(args):
     return 0
 
 
+def cmd_mini_generate(args):
+    from relionbench import miniature
+    start = time.perf_counter()
+    try:
+        miniature.prepare(Path(args.out), seed=args.seed)
+    except (OSError, RuntimeError) as err:
+        print(f'relionbench mini generate: {err}', file=sys.stderr)
+        return 1
+    print(f'prepared {Path(args.out).resolve()} in {time.perf_counter() - start:.1f} s')
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='relionbench', description=__doc__)
     sub = parser.add_subparsers(dest='command', required=True)
@@ -48,6 +62,12 @@ def main(argv=None):
     ref.add_argument('--stage', help='only this stage, e.g. Class2D')
     ref.add_argument('--csv', action='store_true', help='CSV instead of a table')
     ref.set_defaults(func=cmd_references)
+    mini = sub.add_parser('mini', help='the synthetic miniature dataset')
+    mini_sub = mini.add_subparsers(dest='mini_command', required=True)
+    gen = mini_sub.add_parser('generate', help='simulate the data and prepare every stage input')
+    gen.add_argument('--out', required=True, help='folder to write (created if missing)')
+    gen.add_argument('--seed', type=int, default=0, help='simulation seed (default 0)')
+    gen.set_defaults(func=cmd_mini_generate)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -7,6 +7,7 @@ time of each step and stops at the first failure, keeping RELION's own output in
 ``rb_steps/<index>_<label>.log``. ``measure.py`` wraps each rank to record peak memory.
 """
 
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -44,12 +45,20 @@ SCRATCH = Raw('"$RB_SCRATCH"')
 """Scratch folder: exported by the check, expanded on the node (it may name $SLURM_JOB_ID)."""
 
 
+READ_FILE = re.compile(r'^\$\(<[\w./-]+\)$')
+"""``$(<path)`` in a stage table: a value an earlier step wrote (e.g. the class to select)."""
+
+
 def q(args):
-    return ' '.join(a if isinstance(a, Raw) else shlex.quote(str(a)) for a in args)
+    """Shell words: quoted, except Raw words and the stage table's ``$(<file)`` reads."""
+    return ' '.join(a if isinstance(a, Raw) else f'"{a}"' if READ_FILE.match(str(a))
+                    else shlex.quote(str(a)) for a in args)
 
 
 def relion_args(step, variant, layout, scratch=False):
     """The program and its options, with the run's accelerator and tuning flags."""
+    if step.python:
+        return [sys.executable, '-m', step.program, *step.args()]
     args = [step.program, *step.args()]
     if step.refine:
         args += tuning.refine_flags(variant, layout.threads, SCRATCH if scratch else '')
@@ -61,7 +70,8 @@ def relion_args(step, variant, layout, scratch=False):
 def step_line(index, step, variant, layout, launcher='', relion_prefix=(), scratch=False):
     """``rb_step`` line of one step; MPI steps go through the launcher, one probe per rank."""
     probe = [sys.executable, MEASURE, f'{STEPS_DIR}/{index}_{step.label}.rss', '--']
-    command = q([*probe, *relion_prefix, *relion_args(step, variant, layout, scratch)])
+    prefix = () if step.python else relion_prefix
+    command = q([*probe, *prefix, *relion_args(step, variant, layout, scratch)])
     if step.mpi and launcher:
         command = f'{launcher} {command}'
     return f'rb_step {index} {step.label} {command}'

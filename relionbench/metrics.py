@@ -28,6 +28,11 @@ SCIENCE = {
     'sigma_acc': ('A/dose', 'value'),
     'pixel_size': ('A', 'exact'),
     'box_size': ('px', 'exact'),
+    # against the ground truth of the miniature (relionbench.truth)
+    'truth_defocus_r': ('', 'value'),
+    'truth_defocus_removed': ('fraction', 'value'),
+    'truth_tilt_angle_error': ('deg', 'value'),
+    'truth_tilt_magnitude_error': ('mrad', 'value'),
 }
 STEP = {'seconds': ('s', 'time'), 'peak_mib': ('MiB', 'memory')}
 TOTAL = 'total_seconds'
@@ -120,8 +125,13 @@ EXTRACTORS = {f.__name__: f for f in (classification, refinement, postprocess, c
 
 
 def science(step, root='.'):
-    """The science metrics of ``step`` (a relionbench.stages.Step), keyed by full name."""
-    if not step.science:
-        return {}
-    values = EXTRACTORS[step.science](Path(root) / step.prefix.format(out=OUT))
+    """The science metrics of ``step`` (a relionbench.stages.Step), keyed by full name: RELION's
+    own, and for the miniature the scores against the truth in ``<root>/truth``."""
+    from relionbench import truth  # truth uses last_iteration from here
+    values = {}
+    if step.science:
+        values.update(EXTRACTORS[step.science](Path(root) / step.prefix.format(out=OUT)))
+    if step.truth:
+        values.update(truth.SCORERS[step.truth](Path(root) / step.truth_input.format(out=OUT),
+                                                Path(root) / 'truth'))
     return {f'{step.label}_{k}': v for k, v in values.items()}

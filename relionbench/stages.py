@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU, OUT
 
 THREADED = {'relion_refine', 'relion_refine_mpi', 'relion_ctf_refine', 'relion_ctf_refine_mpi',
-            'relion_motion_refine', 'relion_motion_refine_mpi', 'relion_mask_create'}
+            'relion_motion_refine', 'relion_motion_refine_mpi', 'relion_mask_create',
+            'relion_run_motioncorr', 'relion_run_motioncorr_mpi'}
 """Programs that take ``--j``."""
 
 OUTPUT_FLAGS = ('--o', '--odir', '--part_dir')
@@ -30,6 +31,9 @@ class Step:
     outputs: tuple = ()             #: files that must exist and parse afterwards
     science: str = ''               #: metric extractor in relionbench.metrics ('' for none)
     prefix: str = ''                #: output prefix the extractor reads
+    truth: str = ''                 #: ground-truth scorer in relionbench.truth (miniature)
+    truth_input: str = ''           #: output the truth scorer reads
+    python: bool = False            #: ``program`` is a relionbench module run with Python
 
     @property
     def mpi(self):
@@ -266,4 +270,147 @@ RIBOSOME = Workflow('ribosome', 'relion-benchmark', 'Plasmodium ribosome (EMPIAR
     ), ('Particles/shiny_2sets.star', 'emd_2660.map'), 360, 1.34),
 ))
 
-WORKFLOWS = {w.name: w for w in (ALDOLASE, RIBOSOME)}
+
+
+# -- Miniature: the aldolase workflow on synthetic data (relionbench.miniature) ---------------
+# Settings measured on 2 cores (MINIATURE.md): serial programs with --j 2 where RELION allows
+# it, 3 MPI ranks where it must (auto-refine with split halves).
+
+_MINI_COMMON = ('--ctf --particle_diameter 130 --flatten_solvent --zero_mask --oversampling 1 '
+                '--offset_range 3 --offset_step 1.5 --norm --scale --random_seed 0')
+_MINI_REFINE = (f'--auto_refine --split_random_halves {_MINI_COMMON} --ctf_corrected_ref '
+                '--firstiter_cc --sym C1 --low_resol_join_halves 40 --auto_ignore_angles '
+                '--auto_resol_angles')
+_MINI_MASK = ('--i {out}/Refine3D/run_class001.mrc --o {out}/MaskCreate/mask.mrc --lowpass 15 '
+              '--ini_threshold {threshold} --extend_inimask 0 --width_soft_edge 4')
+_MINI_POSTPROCESS = Step(
+    'postprocess', 'relion_postprocess',
+    '--mask {out}/MaskCreate/mask.mrc --i {out}/Refine3D/run_half1_class001_unfil.mrc '
+    '--o {out}/PostProcess/postprocess --angpix 3.0 --auto_bfac --autob_lowres 10',
+    ('{out}/PostProcess/postprocess.star', '{out}/PostProcess/postprocess.mrc'),
+    'postprocess', '{out}/PostProcess/postprocess')
+_MINI_POLISH_IO = ('--i Refine3D/job008/run_data.star --f PostProcess/job010/postprocess.star '
+                   '--corr_mic MotionCorr/job002/corrected_micrographs.star --first_frame 1 '
+                   '--last_frame -1')
+MINI_MASK_THRESHOLD = 0.01
+
+
+def _mini_refine(inp, ref, extra):
+    return Step('refine', 'relion_refine_mpi',
+                f'--o {{out}}/Refine3D/run {_MINI_REFINE} --i {inp} --ref {ref} {extra}',
+                _REFINED, 'refinement', '{out}/Refine3D/run',
+                truth='map', truth_input='{out}/Refine3D/run_class001.mrc')
+
+
+def _mini_mask():
+    return Step('mask', 'relion_mask_create',
+                _MINI_MASK.replace('{threshold}', str(MINI_MASK_THRESHOLD)),
+                ('{out}/MaskCreate/mask.mrc',))
+
+
+def _mini_class3d(label, k, iters, extra=''):
+    return Step(label, 'relion_refine',
+                f'--o {{out}}/Class3D/run --i Extract/job004/particles.star '
+                f'--ref Reference/initial_model.mrc --firstiter_cc --ini_high 40 '
+                f'--ctf_corrected_ref --iter {iters} --tau2_fudge 4 --K {k} --healpix_order 1 '
+                f'--sym C1 {_MINI_COMMON} {extra}'.strip(),
+                (f'{{out}}/Class3D/run_it{iters:03d}_model.star',
+                 f'{{out}}/Class3D/run_it{iters:03d}_data.star'),
+                'classification', '{out}/Class3D/run')
+
+
+def _mini_class2d(label, k, iters, psi_step):
+    return Step(label, 'relion_refine',
+                f'--o {{out}}/Class2D/run --i Extract/job004/particles.star --iter {iters} '
+                f'--tau2_fudge 2 --K {k} --psi_step {psi_step} {_MINI_COMMON}',
+                (f'{{out}}/Class2D/run_it{iters:03d}_model.star',
+                 f'{{out}}/Class2D/run_it{iters:03d}_classes.mrcs'),
+                'classification', '{out}/Class2D/run')
+
+
+_MINI_INPUTS = ('movies.star', 'truth/map.mrc')
+_CLASS3D_ITERS = 5
+
+MINIATURE = Workflow('miniature', 'miniature', 'Synthetic miniature of the aldolase workflow', (
+    Stage('miniature', 'MotionCorr', 0, (
+        Step('motioncorr', 'relion_run_motioncorr',
+             '--i movies.star --o {out}/MotionCorr/ --first_frame_sum 1 --last_frame_sum -1 '
+             '--use_own --bin_factor 1 --bfactor 150 --dose_per_frame 3 --preexposure 0 '
+             '--patch_x 1 --patch_y 1 --dose_weighting',
+             ('{out}/MotionCorr/corrected_micrographs.star',)),
+    ), _MINI_INPUTS, 48, 3.0, cpu_scales=('1x2',), gpu_scales=(1,)),
+    Stage('miniature', 'Extract', 1, (
+        Step('extract', 'relion_preprocess',
+             '--i CtfFind/job003/micrographs_ctf.star --coord_dir ./ --coord_suffix _pick.star '
+             '--part_star {out}/Extract/particles.star --part_dir {out}/Extract/ --extract '
+             '--extract_size 48 --norm --bg_radius 18 --white_dust -1 --black_dust -1 '
+             '--invert_contrast',
+             ('{out}/Extract/particles.star',), 'extraction', '{out}/Extract/particles.star'),
+    ), (*_MINI_INPUTS, 'CtfFind/job003/micrographs_ctf.star'), 48, 3.0,
+        cpu_scales=('1x2',), gpu_scales=(1,)),
+    Stage('miniature', 'Class2D', 2, (
+        _mini_class2d('class2d', 5, 3, 12),
+    ), (*_MINI_INPUTS, 'Extract/job004/particles.star'), 48, 3.0,
+        cpu_scales=('1x2',), gpu_scales=(1,)),
+    Stage('miniature', 'Class3D', 3, (
+        _mini_class3d('class3d', 4, _CLASS3D_ITERS, '--maxsig 100'),
+        Step('pick', 'relionbench.truth',
+             'best-class --model {out}/Class3D/run --truth truth '
+             '--out {out}/Select/best_class.txt',
+             ('{out}/Select/best_class.txt',), python=True),
+        Step('select', 'relion_star_handler',
+             f'--i {{out}}/Class3D/run_it{_CLASS3D_ITERS:03d}_data.star '
+             '--o {out}/Select/particles.star --select rlnClassNumber '
+             '--minval $(<{out}/Select/best_class.txt) --maxval $(<{out}/Select/best_class.txt)',
+             ('{out}/Select/particles.star',)),
+    ), (*_MINI_INPUTS, 'Extract/job004/particles.star', 'Reference/initial_model.mrc'), 48, 3.0,
+        cpu_scales=('1x2',), gpu_scales=(1,)),
+    Stage('miniature', 'Refine3D_CtfRefine', 4, (
+        _mini_refine('Select/job007/particles.star', 'Reference/initial_model.mrc',
+                     '--ini_high 40 --healpix_order 1 --auto_local_healpix_order 3'),
+        _mini_mask(),
+        _MINI_POSTPROCESS,
+        Step('ctf_refine', 'relion_ctf_refine',
+             '--i {out}/Refine3D/run_data.star --f {out}/PostProcess/postprocess.star '
+             '--o {out}/CtfRefine/ --fit_defocus --kmin_defocus 30 --fit_mode fpmff '
+             '--fit_beamtilt --kmin_tilt 30',
+             ('{out}/CtfRefine/particles_ctf_refine.star',), 'ctf_refine',
+             '{out}/CtfRefine/particles_ctf_refine.star',
+             truth='ctf', truth_input='{out}/CtfRefine/particles_ctf_refine.star'),
+    ), (*_MINI_INPUTS, 'Select/job007/particles.star', 'Reference/initial_model.mrc'), 48, 3.0,
+        cpu_scales=('3x1',), gpu_scales=(1,)),
+    Stage('miniature', 'Refine3D_Local', 5, (
+        _mini_refine('CtfRefine/job011/particles_ctf_refine.star',
+                     'Refine3D/job008/run_class001.mrc',
+                     '--ini_high 20 --healpix_order 3 --auto_local_healpix_order 3'),
+        _mini_mask(),
+        _MINI_POSTPROCESS,
+    ), (*_MINI_INPUTS, 'CtfRefine/job011/particles_ctf_refine.star',
+        'Refine3D/job008/run_class001.mrc'), 48, 3.0, cpu_scales=('3x1',), gpu_scales=(1,)),
+    Stage('miniature', 'Polish', 6, (
+        Step('polish_train', 'relion_motion_refine',
+             f'{_MINI_POLISH_IO} --o {{out}}/Polish_t/ --min_p 1000 --eval_frac 0.5 '
+             '--align_frac 0.5 --params3 --par_iters 8',
+             ('{out}/Polish_t/opt_params_all_groups.txt',), 'polish',
+             '{out}/Polish_t/opt_params_all_groups.txt'),
+        Step('polish_apply', 'relion_motion_refine',
+             f'{_MINI_POLISH_IO} --o {{out}}/Polish/ '
+             '--params_file {out}/Polish_t/opt_params_all_groups.txt --combine_frames '
+             '--bfac_minfreq 20 --bfac_maxfreq -1',
+             ('{out}/Polish/shiny.star',)),
+    ), (*_MINI_INPUTS, 'Refine3D/job008/run_data.star', 'PostProcess/job010/postprocess.star',
+        'MotionCorr/job002/corrected_micrographs.star'), 48, 3.0,
+        cpu_scales=('1x2',), gpu_scales=(1,)),
+))
+
+MINI_RIBOSOME = Workflow('mini-ribosome', 'miniature',
+                         "Synthetic miniature of the ribosome benchmark's classifications", (
+    Stage('mini-ribosome', 'Class2D', 0, (_mini_class2d('class2d', 4, 3, 6),),
+          (*_MINI_INPUTS, 'Extract/job004/particles.star'), 48, 3.0,
+          cpu_scales=('1x2',), gpu_scales=(1,)),
+    Stage('mini-ribosome', 'Class3D', 1, (_mini_class3d('class3d', 2, 3),),
+          (*_MINI_INPUTS, 'Extract/job004/particles.star', 'Reference/initial_model.mrc'),
+          48, 3.0, cpu_scales=('1x2',), gpu_scales=(1,)),
+))
+
+WORKFLOWS = {w.name: w for w in (ALDOLASE, RIBOSOME, MINIATURE, MINI_RIBOSOME)}

@@ -22,7 +22,8 @@ def test_dataset_paths_are_declared_inputs(stage, step):
     args = step.args()
     for flag, value in zip(args, args[1:]):
         if flag.startswith('--') and re.search(r'\.(star|mrc|map|txt)(:mrc)?$', value) \
-                and not value.startswith('Bench/') and flag not in ('--o', '--ofile'):
+                and not value.startswith(('Bench/', '$(')) \
+                and flag not in ('--o', '--ofile', '--coord_suffix'):
             assert value.split(':')[0] in stage.inputs, f'{stage.name} {step.label} {value}'
 
 

@@ -1,0 +1,22 @@
+"""The synthetic miniature: every aldolase stage, and the ribosome classifications, on data
+generated once per session with a known ground truth (the default on any machine)."""
+
+import reframe as rfm
+from reframe.core.builtins import fixture, parameter
+
+from relionbench.check import MiniatureData, MiniatureStage
+from relionbench.stages import MINI_RIBOSOME, MINIATURE
+
+
+@rfm.simple_test
+class Miniature(MiniatureStage):
+    workflow = MINIATURE
+    case = parameter(MINIATURE.cases(), fmt=lambda case: str(case))
+    data = fixture(MiniatureData, scope='session')
+
+
+@rfm.simple_test
+class MiniRibosome(MiniatureStage):
+    workflow = MINI_RIBOSOME
+    case = parameter(MINI_RIBOSOME.cases(), fmt=lambda case: str(case))
+    data = fixture(MiniatureData, scope='session')
