@@ -8,6 +8,7 @@ warning, and reports per-step time and memory plus the science metrics against
 """
 
 import functools
+import re
 import sys
 from pathlib import Path
 
@@ -158,7 +159,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                 problem = outputs.problem(f'{self.stagedir}/{output}')
                 if problem:
                     raise SanityError(f'step {index} {step.label}: {problem}')
-        return sn.assert_found(sn.escape(records.DONE), self.stdout,
+        return sn.assert_found(re.escape(records.DONE), self.stdout,
                                msg='the job script did not reach its end')
 
     @run_before('sanity')
@@ -202,6 +203,7 @@ class MiniatureData(rfm.RunOnlyRegressionTest):
 
     @run_before('run')
     def set_command(self):
+        self.job.launcher = getlauncher('local')()
         self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
                                 '--seed', str(self.seed)]
 

@@ -78,12 +78,13 @@ def step_line(index, step, variant, layout, launcher='', relion_prefix=(), scrat
 
 
 def prepare_lines(stage, dataset_dir, relion_prefix=(), scratch=False):
-    """Link the dataset in, create output folders, record the RELION build."""
+    """Link the dataset in (never over the job's own files), create output folders, record the
+    RELION build."""
     dirs = sorted({d for s in stage.steps for d in s.output_dirs()} | {OUT, STEPS_DIR})
     return [*(['mkdir -p "$RB_SCRATCH"'] if scratch else []),
         RB_STEP,
         f'rm -rf {STEPS_DIR} {OUT} && mkdir -p {q(dirs)}',
-        f'for f in {shlex.quote(str(dataset_dir))}/*; do ln -sfn "$f" .; done',
+        f'for f in {shlex.quote(str(dataset_dir))}/*; do [ -e "${{f##*/}}" ] || ln -s "$f" .; done',
         f'{q([*relion_prefix, "relion_refine", "--version"])} >{STEPS_DIR}/relion_version.txt 2>&1'
         f' || echo "[relionbench] relion_refine not found" >&2',
     ]

@@ -292,7 +292,7 @@ _MINI_POSTPROCESS = Step(
 _MINI_POLISH_IO = ('--i Refine3D/job008/run_data.star --f PostProcess/job010/postprocess.star '
                    '--corr_mic MotionCorr/job002/corrected_micrographs.star --first_frame 1 '
                    '--last_frame -1')
-MINI_MASK_THRESHOLD = 0.01
+MINI_MASK_THRESHOLD = 0.03     # 15 A low-passed map: ~13 % of the box, the particle's volume
 
 
 def _mini_refine(inp, ref, extra):
@@ -341,12 +341,12 @@ MINIATURE = Workflow('miniature', 'miniature', 'Synthetic miniature of the aldol
     ), _MINI_INPUTS, 48, 3.0, cpu_scales=('1x2',), gpu_scales=(1,)),
     Stage('miniature', 'Extract', 1, (
         Step('extract', 'relion_preprocess',
-             '--i CtfFind/job003/micrographs_ctf.star --coord_dir ./ --coord_suffix _pick.star '
+             '--i CtfFind/job003/micrographs_ctf.star --coord_dir Picks/ --coord_suffix _pick.star '
              '--part_star {out}/Extract/particles.star --part_dir {out}/Extract/ --extract '
              '--extract_size 48 --norm --bg_radius 18 --white_dust -1 --black_dust -1 '
              '--invert_contrast',
              ('{out}/Extract/particles.star',), 'extraction', '{out}/Extract/particles.star'),
-    ), (*_MINI_INPUTS, 'CtfFind/job003/micrographs_ctf.star'), 48, 3.0,
+    ), (*_MINI_INPUTS, 'CtfFind/job003/micrographs_ctf.star', 'Picks'), 48, 3.0,
         cpu_scales=('1x2',), gpu_scales=(1,)),
     Stage('miniature', 'Class2D', 2, (
         _mini_class2d('class2d', 5, 3, 12),
@@ -372,8 +372,8 @@ MINIATURE = Workflow('miniature', 'miniature', 'Synthetic miniature of the aldol
         _MINI_POSTPROCESS,
         Step('ctf_refine', 'relion_ctf_refine',
              '--i {out}/Refine3D/run_data.star --f {out}/PostProcess/postprocess.star '
-             '--o {out}/CtfRefine/ --fit_defocus --kmin_defocus 30 --fit_mode fpmff '
-             '--fit_beamtilt --kmin_tilt 30',
+             '--o {out}/CtfRefine/ --fit_defocus --kmin_defocus 30 --fit_mode fmmff '
+             '--fit_beamtilt --kmin_tilt 30',       # per-micrograph defocus, as planted
              ('{out}/CtfRefine/particles_ctf_refine.star',), 'ctf_refine',
              '{out}/CtfRefine/particles_ctf_refine.star',
              truth='ctf', truth_input='{out}/CtfRefine/particles_ctf_refine.star'),

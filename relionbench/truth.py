@@ -2,8 +2,9 @@
 
 The miniature dataset keeps its truth in ``truth/``: ``map.mrc``, ``particles.star`` (true
 angles, defocus and class per particle) and ``planted.json`` (planted beam tilt, written
-and true defocus per micrograph). Run as ``python -m relionbench.truth best-class ...``
-inside a job to pick the Class3D class that is the true particle.
+and true defocus per micrograph, drift; written by relionbench.synthetic). Run as
+``python -m relionbench.truth best-class ...`` inside a job to pick the Class3D class that
+is the true particle.
 """
 
 import argparse
@@ -51,8 +52,8 @@ def map_scores(path, truth_dir):
     model, pixel = read_map(path)
     truth, _ = read_map(Path(truth_dir) / 'map.mrc')
     curve = fsc(model, truth)
-    return {'truth_fsc05_resolution': resolution_at(curve, 0.5, model.shape[0], pixel),
-            'truth_fsc0143_resolution': resolution_at(curve, 0.143, model.shape[0], pixel)}
+    return {'truth_fsc05_resolution': float(resolution_at(curve, 0.5, model.shape[0], pixel)),
+            'truth_fsc0143_resolution': float(resolution_at(curve, 0.143, model.shape[0], pixel))}
 
 
 def _mean_defocus(table):
@@ -65,10 +66,12 @@ def ctf_scores(path, truth_dir):
     direction (deg) and magnitude (mrad)."""
     blocks = starfile.read(path, always_dict=True)
     planted = json.loads((Path(truth_dir) / 'planted.json').read_text())
-    written = {m: np.mean(v) for m, v in planted['written_defocus'].items()}
-    true = {m: np.mean(v) for m, v in planted['true_defocus'].items()}
+    written = {m['micrograph']: (m['defocus_u_written'] + m['defocus_v_written']) / 2
+               for m in planted['micrographs']}
+    true = {m['micrograph']: (m['defocus_u_true'] + m['defocus_v_true']) / 2
+            for m in planted['micrographs']}
     particles = blocks['particles']
-    mics = particles['rlnMicrographName'].map(lambda m: Path(m).stem)
+    mics = particles['rlnMicrographName']
     refined = _mean_defocus(particles).to_numpy()
     start = mics.map(written).to_numpy()
     target = mics.map(true).to_numpy()

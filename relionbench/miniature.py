@@ -1,0 +1,161 @@
+"""The miniature's "published project": simulated data plus the intermediates every stage
+starts from, made by cheap real RELION runs (the expensive steps are the benchmark).
+
+Layout (relative to the output folder), as the stage tables in relionbench.stages read it:
+``MotionCorr/job002`` (RELION's own motion correction), ``Extract/job004`` (all particles),
+``Select/job007`` (the true particles), ``Refine3D/job008`` (true angles, half maps and map
+by relion_reconstruct), ``MaskCreate/job009``, ``PostProcess/job010``, and
+``CtfRefine/job011/particles_ctf_refine.star`` (the true particles with true angles and
+defocus).
+"""
+
+import subprocess
+import time
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import starfile
+
+from relionbench import synthetic
+
+THREADS = 2
+
+
+def run(args, cwd, log):
+    """Run a RELION program in ``cwd``; raise with the tail of its output when it fails."""
+    with open(Path(cwd) / log, 'w') as out:
+        rc = subprocess.call([str(a) for a in args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    if rc != 0:
+        tail = ''.join((Path(cwd) / log).read_text(errors='replace').splitlines(True)[-15:])
+        raise RuntimeError(f'{args[0]} exited with code {rc} in {cwd}:\n{tail}')
+
+
+def _key(table):
+    """Micrograph and rounded coordinates: matches extracted particles with the truth."""
+    return (table['rlnMicrographName'].astype(str) + ':' +
+            table['rlnCoordinateX'].astype(float).round().astype(int).astype(str) + ':' +
+            table['rlnCoordinateY'].astype(float).round().astype(int).astype(str))
+
+
+def _truth(out):
+    table = starfile.read(out / 'truth' / 'particles.star', always_dict=True)
+    return next(iter(table.values())).set_index(_key(next(iter(table.values()))))
+
+
+def _write(blocks, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    starfile.write(blocks, path, overwrite=True)
+
+
+def select_true(out):
+    """Select/job007: the extracted particles that are not decoys."""
+    blocks = starfile.read(out / 'Extract/job004/particles.star', always_dict=True)
+    truth = _truth(out)
+    particles = blocks['particles']
+    keep = truth.loc[_key(particles), 'rlnClassNumber'].to_numpy() == 1
+    _write({**blocks, 'particles': particles[keep].reset_index(drop=True)},
+           out / 'Select/job007/particles.star')
+
+
+def with_truth(out, labels):
+    """The selected particles with their true ``labels`` (angles, defocus) from the truth."""
+    blocks = starfile.read(out / 'Select/job007/particles.star', always_dict=True)
+    particles = blocks['particles'].copy()
+    truth = _truth(out).loc[_key(particles)]
+    for label in labels:
+        particles[label] = truth[label].to_numpy()
+    return blocks, particles
+
+
+ANGLES = ('rlnAngleRot', 'rlnAngleTilt', 'rlnAnglePsi')
+DEFOCUS = ('rlnDefocusU', 'rlnDefocusV', 'rlnDefocusAngle')
+
+
+def refined(out, labels=ANGLES):
+    """The selected particles as a refinement leaves them: true angles (and ``labels``),
+    centred, split into random halves."""
+    blocks, particles = with_truth(out, labels)
+    particles['rlnOriginXAngst'] = 0.0
+    particles['rlnOriginYAngst'] = 0.0
+    particles['rlnRandomSubset'] = np.arange(len(particles)) % 2 + 1
+    return blocks, particles
+
+
+def true_refinement(out):
+    """Refine3D/job008: true angles, random halves, maps by relion_reconstruct."""
+    blocks, particles = refined(out)
+    folder = out / 'Refine3D/job008'
+    _write({**blocks, 'particles': particles}, folder / 'run_data.star')
+    for name, subset in (('run_half1_class001_unfil.mrc', 1), ('run_half2_class001_unfil.mrc', 2),
+                         ('run_class001.mrc', None)):
+        args = ['relion_reconstruct', '--i', 'Refine3D/job008/run_data.star', '--ctf',
+                '--o', f'Refine3D/job008/{name}']
+        run(args + (['--subset', subset] if subset else []), out, f'Refine3D/job008/{name}.log')
+
+
+def mask_threshold(path, lowpass=15.0, fraction=0.13):
+    """Density threshold that keeps ``fraction`` of the box in the low-passed map (the
+    particle's share of the miniature's box), independent of the map's scale."""
+    with mrcfile.open(path) as mrc:
+        data, pixel = mrc.data.astype(float), float(mrc.voxel_size.x)
+    freq = np.fft.fftfreq(data.shape[0]) / pixel
+    radius2 = sum(g ** 2 for g in np.meshgrid(freq, freq, freq, indexing='ij'))
+    smooth = np.fft.ifftn(np.fft.fftn(data) * np.exp(-radius2 * lowpass ** 2)).real
+    return float(np.quantile(smooth, 1 - fraction))
+
+
+def postprocess(out):
+    """MaskCreate/job009 and PostProcess/job010 on the true-angle half maps."""
+    threshold = mask_threshold(out / 'Refine3D/job008/run_class001.mrc')
+    (out / 'MaskCreate/job009').mkdir(parents=True, exist_ok=True)
+    run(['relion_mask_create', '--i', 'Refine3D/job008/run_class001.mrc',
+         '--o', 'MaskCreate/job009/mask.mrc', '--lowpass', 15, '--ini_threshold',
+         f'{threshold:.6g}', '--extend_inimask', 0, '--width_soft_edge', 4, '--j', THREADS],
+        out, 'MaskCreate/job009/run.log')
+    (out / 'PostProcess/job010').mkdir(parents=True, exist_ok=True)
+    run(['relion_postprocess', '--mask', 'MaskCreate/job009/mask.mrc',
+         '--i', 'Refine3D/job008/run_half1_class001_unfil.mrc',
+         '--o', 'PostProcess/job010/postprocess', '--angpix', synthetic.APIX, '--auto_bfac',
+         '--autob_lowres', 10], out, 'PostProcess/job010/run.log')
+
+
+def true_ctf(out):
+    """CtfRefine/job011: the refined particles with their true defocus."""
+    blocks, particles = refined(out, ANGLES + DEFOCUS)
+    _write({**blocks, 'particles': particles}, out / 'CtfRefine/job011/particles_ctf_refine.star')
+
+
+def prepare(out, seed=0):
+    """Simulate the data and prepare every stage's inputs in ``out``; returns seconds per part."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+
+    def timed(name, fn, *args):
+        start = time.perf_counter()
+        fn(*args)
+        seconds[name] = round(time.perf_counter() - start, 2)
+        print(f'{name}: {seconds[name]} s', flush=True)
+
+    timed('simulate', synthetic.generate, out, seed)
+    (out / 'MotionCorr/job002').mkdir(parents=True, exist_ok=True)
+    timed('motioncorr', run, [
+        'relion_run_motioncorr', '--i', 'movies.star', '--o', 'MotionCorr/job002/',
+        '--first_frame_sum', 1, '--last_frame_sum', -1, '--use_own', '--j', THREADS,
+        '--bin_factor', 1, '--bfactor', 150, '--dose_per_frame', synthetic.DOSE_PER_FRAME,
+        '--preexposure', 0, '--patch_x', 1, '--patch_y', 1, '--dose_weighting'],
+        out, 'MotionCorr/job002/run.log')
+    (out / 'Extract/job004').mkdir(parents=True, exist_ok=True)
+    timed('extract', run, [
+        'relion_preprocess', '--i', 'CtfFind/job003/micrographs_ctf.star',
+        '--coord_dir', f'{synthetic.COORD_DIR}/', '--coord_suffix', synthetic.COORD_SUFFIX,
+        '--part_star', 'Extract/job004/particles.star', '--part_dir', 'Extract/job004/',
+        '--extract', '--extract_size', synthetic.BOX, '--norm', '--bg_radius', 18,
+        '--white_dust', -1, '--black_dust', -1, '--invert_contrast'],
+        out, 'Extract/job004/run.log')
+    timed('select', select_true, out)
+    timed('reconstruct', true_refinement, out)
+    timed('postprocess', postprocess, out)
+    timed('ctf', true_ctf, out)
+    return seconds

@@ -1,0 +1,453 @@
+"""A synthetic miniature of the aldolase workflow, simulated with numpy from a known truth.
+
+``generate(out, seed)`` writes a ground truth (a pseudo-atomic model rendered to a map, a
+decoy, every particle's true view and CTF, the planted beam tilt, drift and defocus errors),
+the dose-fractionated movies a detector would have recorded, and the STAR files the programs
+outside RELION would have written (import, CTFFIND, a picker). The same seed always gives
+byte-identical files.
+
+Conventions are RELION's: an image spectrum is ``CTF * exp(i phase) * P`` with the CTF of
+``relion/src/ctf.h`` (positive at its first peak for underfocus), the beam-tilt phase of
+``jaz/ctf/tilt_helper.cpp`` and projections along z of atoms rotated by the Euler matrix
+of ``Euler_angles2matrix``. The recorded counts are ``dose * (1 - contrast * image)``, so
+particles are dark and extraction needs ``--invert_contrast``.
+"""
+
+import json
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pandas as pd
+import starfile
+
+BOX = 48                    #: px, particle box
+APIX = 3.0                  #: A/px, movies and particles
+VOLTAGE = 300.0             #: kV
+CS = 2.7                    #: mm
+AMPLITUDE_CONTRAST = 0.1
+MOVIE_SIZE = 512            #: px, square frames
+N_FRAMES = 12
+DOSE_PER_FRAME = 3.0        #: e/A^2
+N_MOVIES = 6
+N_PARTICLES = 440
+DECOY_FRACTION = 0.25
+CONTRAST = 0.5              #: fractional dose modulation per unit of the normalised projection
+ATOM_SIGMA = 1.3            #: A, Gaussian width of a pseudo-atom
+B_PER_DOSE = 4.0            #: A^2 of radiation-damage B-factor per e/A^2 of exposure
+DEFOCUS_RANGE = (10000.0, 25000.0)  #: A, true mean defocus of the micrographs
+ASTIGMATISM_RANGE = (200.0, 600.0)  #: A, DefocusU - DefocusV
+DEFOCUS_ERROR_RANGE = (200.0, 500.0)  #: A, magnitude of the error written for CtfRefine
+BEAM_TILT_MRAD = 3.5        #: magnitude; the direction is drawn from the seed
+DRIFT_RANGE = (3.0, 6.0)    #: px, global drift from the first to the last frame
+FIELD_ROTATION_DEG = 0.4    #: in-plane rotation of the specimen over a movie (local motion)
+GRID_STEP = 50              #: px between particle slots
+GRID_START = 56             #: px, first slot (keeps boxes and drift inside the frame)
+JITTER = 3                  #: px, random offset of a particle from its slot
+PROJECTION_BOX = 64         #: px, box a particle is projected in before pasting
+LOWPASS_REFERENCE = 40.0    #: A, resolution of Reference/initial_model.mrc
+
+MOTIONCORR = 'MotionCorr/job002'
+CTFFIND = 'CtfFind/job003'
+COORD_DIR = 'Picks'
+COORD_SUFFIX = '_pick.star'
+OPTICS_GROUP = 'opticsGroup1'
+
+
+def settings():
+    """Every simulation setting, for ``truth/planted.json``."""
+    return {k.lower(): v for k, v in globals().items()
+            if k.isupper() and isinstance(v, (int, float, tuple))}
+
+
+def micrograph_name(i):
+    """The corrected micrograph of movie ``i`` (0-based), as MotionCorr/job002 writes it."""
+    return f'{MOTIONCORR}/Movies/mic_{i + 1:03d}.mrc'
+
+
+def movie_name(i):
+    return f'Movies/mic_{i + 1:03d}.mrcs'
+
+
+def coordinate_file(i):
+    """Where relion_preprocess 3.1.3 looks with ``--coord_dir Picks/ --coord_suffix _pick.star``:
+    coord_dir + the micrograph name without its ``Job/jobNNN/`` and extension + suffix."""
+    return f'{COORD_DIR}/Movies/mic_{i + 1:03d}{COORD_SUFFIX}'
+
+
+# -- physics ---------------------------------------------------------------------------------
+
+def wavelength(kv=VOLTAGE):
+    """Relativistic electron wavelength in A."""
+    volts = kv * 1e3
+    return 12.2643247 / np.sqrt(volts * (1 + 0.978466e-6 * volts))
+
+
+def euler_matrix(rot, tilt, psi):
+    """RELION's ``Euler_angles2matrix`` (ZYZ, degrees); the rows of the result are the image
+    axes, so ``A @ r`` is an atom's position in the particle's frame."""
+    a, b, g = np.radians([rot, tilt, psi])
+    ca, sa, cb, sb, cg, sg = np.cos(a), np.sin(a), np.cos(b), np.sin(b), np.cos(g), np.sin(g)
+    cc, cs, sc, ss = cb * ca, cb * sa, sb * ca, sb * sa
+    return np.array([[cg * cc - sg * sa, cg * cs + sg * ca, -cg * sb],
+                     [-sg * cc - cg * sa, -sg * cs + cg * ca, sg * sb],
+                     [sc, ss, cb]])
+
+
+def ctf(kx, ky, defocus_u, defocus_v, angle):
+    """RELION's CTF at spatial frequencies ``kx``, ``ky`` (1/A): ``sin(chi + asin(Q))``."""
+    lam, cs = wavelength(), CS * 1e7
+    k2 = kx ** 2 + ky ** 2
+    azimuth = np.arctan2(ky, kx) - np.radians(angle)
+    defocus = 0.5 * (defocus_u + defocus_v) + 0.5 * (defocus_u - defocus_v) * np.cos(2 * azimuth)
+    chi = np.pi * lam * defocus * k2 - 0.5 * np.pi * cs * lam ** 3 * k2 ** 2
+    q = AMPLITUDE_CONTRAST
+    return np.sqrt(1 - q ** 2) * np.sin(chi) + q * np.cos(chi)
+
+
+def beam_tilt_phase(kx, ky, tilt_x, tilt_y):
+    """``exp(i phase)`` RELION multiplies a prediction by for a beam tilt in mrad."""
+    scale = 2e-3 * np.pi * CS * 1e7 * wavelength() ** 2
+    return np.exp(-1j * scale * (kx ** 2 + ky ** 2) * (kx * tilt_x + ky * tilt_y))
+
+
+def damage_bfactor(frame):
+    """B-factor (A^2) of frame ``frame`` (0-based) at the exposure of its middle."""
+    return B_PER_DOSE * DOSE_PER_FRAME * (frame + 0.5)
+
+
+# -- the models ------------------------------------------------------------------------------
+
+def helix(rng, centre, direction, n):
+    """Pseudo-atoms at the C-alpha positions of an ideal alpha helix of ``n`` residues."""
+    direction = direction / np.linalg.norm(direction)
+    u = np.cross(direction, [1.0, 0.0, 0.0] if abs(direction[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(direction, u)
+    t = np.arange(n) - (n - 1) / 2
+    phase = np.radians(100.0) * t + rng.uniform(0, 2 * np.pi)
+    return (centre + np.outer(1.5 * t, direction)
+            + 2.3 * (np.outer(np.cos(phase), u) + np.outer(np.sin(phase), v)))
+
+
+def domain(rng, centre, radii, n_atoms):
+    """A bundle of randomly oriented helices inside an ellipsoid, ``n_atoms`` in all; each
+    helix starts at the best of 16 random points (the farthest from the helices so far)."""
+    atoms, starts, left = [], [], n_atoms
+    while left > 0:
+        candidates = centre + rng.uniform(-0.7, 0.7, (16, 3)) * radii
+        if starts:
+            gaps = np.linalg.norm(candidates[:, None] - np.array(starts)[None], axis=2).min(1)
+            candidates = candidates[[np.argmax(gaps)]]
+        n = min(int(rng.integers(9, 15)), left)
+        atoms.append(helix(rng, candidates[0], rng.normal(size=3), n))
+        starts.append(candidates[0])
+        left -= n
+    return np.concatenate(atoms)
+
+
+def truth_atoms(rng):
+    """Four domains of different sizes around an asymmetric core, about 90 A across."""
+    layout = [((-26.0, -12.0, -8.0), (15, 12, 11), 90), ((12.0, -22.0, 10.0), (12, 10, 10), 70),
+              ((24.0, 16.0, -12.0), (13, 11, 10), 75), ((-8.0, 20.0, 16.0), (10, 9, 9), 55)]
+    return np.concatenate([domain(rng, np.array(c), np.array(r, float), n)
+                           for c, r, n in layout])
+
+
+def decoy_atoms(rng):
+    """A flat ring of eight small bundles with one knob: nothing like the truth."""
+    parts = []
+    for k in range(8):
+        a = 2 * np.pi * k / 8
+        parts.append(domain(rng, np.array([30 * np.cos(a), 30 * np.sin(a), 0.0]),
+                            np.array([6.0, 6.0, 5.0]), 32))
+    parts.append(domain(rng, np.array([30.0, 0.0, 14.0]), np.array([6.0, 6.0, 6.0]), 30))
+    return np.concatenate(parts)
+
+
+def _atom_factor(k2_px, sigma_px):
+    """Fourier transform of a unit Gaussian atom, cut at Nyquist (band-limited sampling)."""
+    return np.where(k2_px < 0.25, np.exp(-2 * np.pi ** 2 * sigma_px ** 2 * k2_px), 0.0)
+
+
+def render_map(atoms, box=BOX, apix=APIX, sigma=ATOM_SIGMA):
+    """The band-limited map of ``atoms`` (A, about the box centre ``box // 2``), in z, y, x."""
+    kz, ky = np.fft.fftfreq(box), np.fft.fftfreq(box)
+    kx = np.fft.rfftfreq(box)
+    pos = atoms / apix + box // 2
+    ex = np.exp(-2j * np.pi * np.outer(pos[:, 0], kx))
+    ey = np.exp(-2j * np.pi * np.outer(pos[:, 1], ky))
+    ez = np.exp(-2j * np.pi * np.outer(pos[:, 2], kz))
+    spectrum = np.einsum('az,ay,ax->zyx', ez, ey, ex, optimize=True)
+    k2 = kz[:, None, None] ** 2 + ky[None, :, None] ** 2 + kx[None, None, :] ** 2
+    spectrum *= _atom_factor(k2, sigma / apix)
+    return np.fft.irfftn(spectrum, s=(box,) * 3).astype(np.float32)
+
+
+def lowpass(vol, apix, resolution):
+    """``vol`` with a Gaussian low-pass whose amplitude falls to 1/2 at ``resolution`` A."""
+    freqs = np.meshgrid(*(np.fft.fftfreq(n, d=apix) for n in vol.shape), indexing='ij')
+    k2 = sum(f ** 2 for f in freqs)
+    filt = np.exp(-np.log(2) * k2 * resolution ** 2)
+    return np.real(np.fft.ifftn(np.fft.fftn(vol) * filt)).astype(np.float32)
+
+
+def projection_spectra(atoms, angles, box=PROJECTION_BOX, apix=APIX, sigma=ATOM_SIGMA):
+    """rfft2 spectra (n, box, box//2+1) of the projections of ``atoms`` along z after
+    rotation by each (rot, tilt, psi), centred on pixel ``box // 2``: the exact central
+    slices of the model's Fourier transform (no interpolation)."""
+    ky, kx = np.fft.fftfreq(box), np.fft.rfftfreq(box)
+    factor = _atom_factor(ky[:, None] ** 2 + kx[None, :] ** 2, sigma / apix)
+    out = np.empty((len(angles), box, box // 2 + 1), np.complex128)
+    for i, (rot, tilt, psi) in enumerate(angles):
+        xy = (atoms @ euler_matrix(rot, tilt, psi).T)[:, :2] / apix + box // 2
+        ey = np.exp(-2j * np.pi * np.outer(xy[:, 1], ky))
+        ex = np.exp(-2j * np.pi * np.outer(xy[:, 0], kx))
+        out[i] = (ey.T @ ex) * factor
+    return out
+
+
+def projection_peak(atoms):
+    """Maximum of the projection along z: the unit the particle contrast is given in."""
+    return float(np.fft.irfft2(projection_spectra(atoms, [(0, 0, 0)])[0]).max())
+
+
+# -- the experiment --------------------------------------------------------------------------
+
+def random_angles(rng, n):
+    """Uniformly distributed views as RELION Euler angles (degrees)."""
+    return np.column_stack([rng.uniform(-180, 180, n),
+                            np.degrees(np.arccos(rng.uniform(-1, 1, n))),
+                            rng.uniform(-180, 180, n)])
+
+
+def drift(rng):
+    """Global shifts (n_frames, 2) in px of the specimen relative to the first frame: fast at
+    first, then slower, slightly curved."""
+    t = np.arange(N_FRAMES) / (N_FRAMES - 1)
+    s = (1 - np.exp(-3 * t)) / (1 - np.exp(-3))
+    a = rng.uniform(0, 2 * np.pi)
+    along, across = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+    length, bow = rng.uniform(*DRIFT_RANGE), rng.uniform(-1, 1)
+    return np.outer(length * s, along) + np.outer(bow * 4 * t * (1 - t), across)
+
+
+def positions(coords, shifts, rotation_deg=FIELD_ROTATION_DEG):
+    """Particle centres (n_frames, n, 2) in px: the first-frame ``coords`` rotated about the
+    frame centre by a growing fraction of ``rotation_deg`` and moved by the global shift."""
+    centre = MOVIE_SIZE / 2
+    out = []
+    for f, shift in enumerate(shifts):
+        a = np.radians(rotation_deg) * f / (N_FRAMES - 1)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        out.append(centre + (coords - centre) @ rot.T + shift)
+    return np.array(out)
+
+
+def layout(rng):
+    """Integer particle centres (x, y) in the first frame of each movie, one box apart or more."""
+    slots = GRID_START + GRID_STEP * np.arange((MOVIE_SIZE - 2 * GRID_START) // GRID_STEP + 1)
+    grid = np.array([(x, y) for y in slots for x in slots])
+    counts = np.full(N_MOVIES, N_PARTICLES // N_MOVIES)
+    counts[:N_PARTICLES % N_MOVIES] += 1
+    per_movie = []
+    for n in counts:
+        chosen = grid[np.sort(rng.choice(len(grid), n, replace=False))]
+        per_movie.append(chosen + rng.integers(-JITTER, JITTER + 1, chosen.shape))
+    return per_movie
+
+
+def micrograph_ctfs(rng):
+    """Per micrograph: true DefocusU, DefocusV, DefocusAngle and the error written for them."""
+    mean = rng.permutation(np.linspace(*DEFOCUS_RANGE, N_MOVIES)) + rng.uniform(-500, 500, N_MOVIES)
+    astig = rng.uniform(*ASTIGMATISM_RANGE, N_MOVIES)
+    error = rng.uniform(*DEFOCUS_ERROR_RANGE, N_MOVIES) * rng.choice([-1, 1], N_MOVIES)
+    return pd.DataFrame({'defocus_u': mean + astig / 2, 'defocus_v': mean - astig / 2,
+                         'defocus_angle': rng.uniform(0, 180, N_MOVIES), 'error': error})
+
+
+def frame_filters(defocus_u, defocus_v, angle, tilt_x, tilt_y, shape=(MOVIE_SIZE, MOVIE_SIZE)):
+    """Per frame, the rfft2 filter of the microscope: CTF, beam tilt, radiation damage."""
+    ky = np.fft.fftfreq(shape[0], d=APIX)[:, None]
+    kx = np.fft.rfftfreq(shape[1], d=APIX)[None, :]
+    base = ctf(kx, ky, defocus_u, defocus_v, angle) * beam_tilt_phase(kx, ky, tilt_x, tilt_y)
+    k2 = kx ** 2 + ky ** 2
+    return [base * np.exp(-damage_bfactor(f) * k2 / 4) for f in range(N_FRAMES)]
+
+
+def paste(frame, images, centres, box=PROJECTION_BOX):
+    """Add each ``box``-sized image to ``frame`` with its pixel ``box // 2`` on ``centres``."""
+    for image, (x, y) in zip(images, centres):
+        x0, y0 = int(x) - box // 2, int(y) - box // 2
+        frame[y0:y0 + box, x0:x0 + box] += image
+
+
+def simulate_movie(rng, spectra, centres, filters, scale):
+    """Counts (n_frames, ny, nx) as int8: Poisson noise around ``dose * (1 - scale * image)``
+    with every particle at its sub-pixel position of each frame."""
+    box = PROJECTION_BOX
+    ky, kx = np.fft.fftfreq(box)[:, None], np.fft.rfftfreq(box)[None, :]
+    dose = DOSE_PER_FRAME * APIX ** 2
+    movie = np.empty((N_FRAMES, MOVIE_SIZE, MOVIE_SIZE), np.int8)
+    for f in range(N_FRAMES):
+        whole = np.floor(centres[f])
+        frac = centres[f] - whole
+        ramps = np.exp(-2j * np.pi * (frac[:, 0, None, None] * kx + frac[:, 1, None, None] * ky))
+        images = np.fft.irfft2(spectra * ramps, s=(box, box))
+        frame = np.zeros((MOVIE_SIZE, MOVIE_SIZE))
+        paste(frame, images, whole)
+        image = np.fft.irfft2(np.fft.rfft2(frame) * filters[f], s=frame.shape)
+        counts = rng.poisson(np.clip(dose * (1 - scale * image), 0, None))
+        if counts.max() > 127:
+            raise ValueError(f'frame {f}: {counts.max()} counts do not fit int8')
+        movie[f] = counts
+    return movie
+
+
+# -- files -----------------------------------------------------------------------------------
+
+def write_mrc(path, data, apix=APIX, stack=False):
+    """An MRC file with no time stamp in its labels (byte-identical reruns)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(data)
+        if stack:
+            mrc.set_image_stack()
+        mrc.voxel_size = apix
+        mrc.header.label[0] = b'relionbench synthetic'
+
+
+def write_star(path, blocks):
+    """starfile.write without its time-stamped first comment line (byte-identical reruns)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    starfile.write(blocks, path, overwrite=True)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(''.join(lines[1:] if lines[0].startswith('# Created by') else lines))
+
+
+def optics_table(**extra):
+    table = {'rlnOpticsGroupName': [OPTICS_GROUP], 'rlnOpticsGroup': [1],
+             'rlnMicrographOriginalPixelSize': [APIX], 'rlnVoltage': [VOLTAGE],
+             'rlnSphericalAberration': [CS], 'rlnAmplitudeContrast': [AMPLITUDE_CONTRAST]}
+    return pd.DataFrame({**table, **{k: [v] for k, v in extra.items()}})
+
+
+def write_movies_star(out):
+    movies = pd.DataFrame({'rlnMicrographMovieName': [movie_name(i) for i in range(N_MOVIES)],
+                           'rlnOpticsGroup': 1})
+    write_star(out / 'movies.star', {'optics': optics_table(), 'movies': movies})
+
+
+def write_ctffind_star(out, ctfs):
+    """What CTFFIND would have written: the true CTF plus the planted defocus error."""
+    names = [micrograph_name(i) for i in range(N_MOVIES)]
+    table = pd.DataFrame({
+        'rlnMicrographName': names,
+        'rlnMicrographMetadata': [n[:-len('.mrc')] + '.star' for n in names],
+        'rlnOpticsGroup': 1,
+        'rlnDefocusU': ctfs.defocus_u + ctfs.error,
+        'rlnDefocusV': ctfs.defocus_v + ctfs.error,
+        'rlnCtfAstigmatism': ctfs.defocus_u - ctfs.defocus_v,
+        'rlnDefocusAngle': ctfs.defocus_angle,
+        'rlnCtfFigureOfMerit': 0.25,
+        'rlnCtfMaxResolution': 2.5 * APIX,
+    })
+    write_star(out / CTFFIND / 'micrographs_ctf.star',
+               {'optics': optics_table(rlnMicrographPixelSize=APIX), 'micrographs': table})
+
+
+def write_coordinates(out, coords):
+    for i, xy in enumerate(coords):
+        write_star(out / coordinate_file(i),
+                   pd.DataFrame({'rlnCoordinateX': xy[:, 0].astype(float),
+                                 'rlnCoordinateY': xy[:, 1].astype(float)}))
+
+
+def truth_table(coords, angles, classes, ctfs):
+    """One row per particle: where it is, its true view and CTF, 1 = true particle, 2 = decoy."""
+    mic = np.repeat(np.arange(N_MOVIES), [len(c) for c in coords])
+    xy = np.concatenate(coords).astype(float)
+    return pd.DataFrame({
+        'rlnMicrographName': [micrograph_name(i) for i in mic],
+        'rlnCoordinateX': xy[:, 0], 'rlnCoordinateY': xy[:, 1],
+        'rlnAngleRot': angles[:, 0], 'rlnAngleTilt': angles[:, 1], 'rlnAnglePsi': angles[:, 2],
+        'rlnDefocusU': ctfs.defocus_u.to_numpy()[mic],
+        'rlnDefocusV': ctfs.defocus_v.to_numpy()[mic],
+        'rlnDefocusAngle': ctfs.defocus_angle.to_numpy()[mic],
+        'rlnClassNumber': classes,
+    })
+
+
+def planted(seed, tilt, ctfs, shifts):
+    """The contents of ``truth/planted.json``."""
+    mics = [{'micrograph': micrograph_name(i), 'movie': movie_name(i),
+             'defocus_u_true': round(float(c.defocus_u), 2),
+             'defocus_v_true': round(float(c.defocus_v), 2),
+             'defocus_angle': round(float(c.defocus_angle), 3),
+             'defocus_u_written': round(float(c.defocus_u + c.error), 2),
+             'defocus_v_written': round(float(c.defocus_v + c.error), 2),
+             'defocus_error': round(float(c.error), 2)}
+            for i, c in enumerate(ctfs.itertuples())]
+    return {
+        'seed': seed,
+        'beam_tilt_x_mrad': round(float(tilt[0]), 4),
+        'beam_tilt_y_mrad': round(float(tilt[1]), 4),
+        'field_rotation_deg': FIELD_ROTATION_DEG,
+        'field_rotation_note': 'specimen rotation about the frame centre, linear in frame '
+                               'number, 0 in the first frame',
+        'shifts_note': 'global specimen shift (x, y) in px of each frame relative to the '
+                       'first; RELION reports the correcting shift, its negative',
+        'micrographs': mics,
+        'global_shifts_px': {movie_name(i): np.round(s, 4).tolist() for i, s in enumerate(shifts)},
+        'settings': settings(),
+    }
+
+
+def generate(out, seed=0):
+    """Write the truth, movies and external programs' STAR files under ``out``.
+
+    Returns a summary: particle counts, the planted beam tilt, seconds taken.
+    """
+    out = Path(out)
+    model_rng, view_rng, exp_rng, *noise_rngs = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3 + N_MOVIES))
+    truth, decoy = truth_atoms(model_rng), decoy_atoms(model_rng)
+    truth_map, decoy_map = render_map(truth), render_map(decoy)
+
+    coords = layout(exp_rng)
+    angles = random_angles(view_rng, N_PARTICLES)
+    classes = np.ones(N_PARTICLES, int)
+    classes[view_rng.choice(N_PARTICLES, round(DECOY_FRACTION * N_PARTICLES), replace=False)] = 2
+    ctfs = micrograph_ctfs(exp_rng)
+    direction = exp_rng.uniform(0, 2 * np.pi)
+    tilt = BEAM_TILT_MRAD * np.array([np.cos(direction), np.sin(direction)])
+    shifts = [drift(exp_rng) for _ in range(N_MOVIES)]
+
+    scale = CONTRAST / projection_peak(truth)
+    start = 0
+    for i, xy in enumerate(coords):
+        n = len(xy)
+        views, kinds = angles[start:start + n], classes[start:start + n]
+        spectra = np.empty((n, PROJECTION_BOX, PROJECTION_BOX // 2 + 1), np.complex128)
+        for kind, atoms in ((1, truth), (2, decoy)):
+            if (kinds == kind).any():
+                spectra[kinds == kind] = projection_spectra(atoms, views[kinds == kind])
+        filters = frame_filters(*ctfs.iloc[i][['defocus_u', 'defocus_v', 'defocus_angle']],
+                                *tilt)
+        movie = simulate_movie(noise_rngs[i], spectra, positions(xy, shifts[i]), filters, scale)
+        write_mrc(out / movie_name(i), movie, stack=True)
+        start += n
+
+    write_mrc(out / 'truth' / 'map.mrc', truth_map)
+    write_mrc(out / 'truth' / 'decoy.mrc', decoy_map)
+    write_mrc(out / 'Reference' / 'initial_model.mrc', lowpass(truth_map, APIX, LOWPASS_REFERENCE))
+    write_star(out / 'truth' / 'particles.star', truth_table(coords, angles, classes, ctfs))
+    (out / 'truth' / 'planted.json').write_text(
+        json.dumps(planted(seed, tilt, ctfs, shifts), indent=1) + '\n')
+    write_movies_star(out)
+    write_ctffind_star(out, ctfs)
+    write_coordinates(out, coords)
+    return {'out': str(out), 'particles': N_PARTICLES, 'decoys': int((classes == 2).sum()),
+            'beam_tilt_mrad': tilt.tolist()}

@@ -1,0 +1,65 @@
+"""The whole miniature through ReFrame with the real RELION: every stage passes, and the
+records carry per-step time and memory, RELION's resolutions and the ground-truth scores."""
+
+import json
+import shutil
+
+import pytest
+from conftest import reframe
+
+from relionbench import timing
+from relionbench.stages import MINI_RIBOSOME, MINIATURE
+
+pytestmark = [pytest.mark.relion,
+              pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')]
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp('miniature')
+    result = reframe('-n', '^Mini', '-r', '--system', 'local', '--report-file',
+                     str(runs / 'report.json'), runs=runs, timeout=1200)
+    report = json.loads((runs / 'report.json').read_text())
+    cases = {c['display_name'].split(' /')[0]: c for r in report['runs'] for c in r['testcases']}
+    return result, cases, runs
+
+
+def _perf(case):
+    return timing.perf(case)
+
+
+def test_every_miniature_stage_passes(run):
+    result, cases, _ = run
+    expected = len(MINIATURE.stages) + len(MINI_RIBOSOME.stages) + 1     # + the data fixture
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert len(cases) == expected and all(c['result'] == 'pass' for c in cases.values())
+
+
+def test_every_step_has_time_and_memory(run):
+    _, cases, _ = run
+    for stage in MINIATURE.stages:
+        perf = _perf(cases[f'Miniature %case={stage.name}/cpu-plain/{stage.cpu_scales[0]}'])
+        for step in stage.steps:
+            assert perf[f'{step.label}_seconds'] > 0
+            assert perf[f'{step.label}_peak_mib'] > 1
+
+
+def test_refinement_reaches_the_truth(run):
+    _, cases, _ = run
+    perf = _perf(cases['Miniature %case=Refine3D_Local/cpu-plain/3x1'])
+    assert perf['refine_resolution'] < 12
+    assert perf['refine_truth_fsc05_resolution'] < 10
+    assert perf['postprocess_final_resolution'] < 10
+
+
+def test_ctf_refine_recovers_the_planted_errors(run):
+    _, cases, _ = run
+    perf = _perf(cases['Miniature %case=Refine3D_CtfRefine/cpu-plain/3x1'])
+    assert perf['ctf_refine_truth_defocus_r'] > 0.8
+    assert perf['ctf_refine_truth_tilt_angle_error'] < 45
+
+
+def test_perflog_has_provenance_and_truth(run):
+    _, _, runs = run
+    text = ''.join(p.read_text() for p in (runs / 'perflogs').rglob('*.log'))
+    assert 'refine_truth_fsc05_resolution' in text and '3.1.3' in text and 'plain' in text
