@@ -51,10 +51,12 @@ class RelionStage(rfm.RunOnlyRegressionTest):
 
     #: Dataset folder (default: ``<partition extras data_root>/<dataset id>``)
     dataset_dir = variable(str, value='')
-    #: Relative upper threshold on times against the reference (slower only)
-    time_tolerance = variable(float, value=references.DEFAULTS['time_upper'])
-    #: Tolerance on resolutions against the reference, in Fourier shells
-    resolution_shells = variable(int, value=references.DEFAULTS['resolution_shells'])
+    #: Relative upper threshold on every time against the reference (slower only); when set,
+    #: it replaces the reference file's (default 0.10)
+    time_tolerance = variable(float, type(None), value=None)
+    #: Tolerance on every resolution against the reference, in Fourier shells; when set, it
+    #: replaces the reference file's (default 2)
+    resolution_shells = variable(int, type(None), value=None)
 
     #: Provenance, logged with every performance record
     relion_version = variable(str, value=provenance.UNKNOWN)
@@ -122,8 +124,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         entry = references.find(_references(system), self.stage.workflow, self.stage.name,
                                 self.case.variant, self.case.scale, self.current_partition.name)
         if entry:
-            overrides = {'time_upper': self.time_tolerance,
-                         'resolution_shells': self.resolution_shells}
+            given = {'time_upper': self.time_tolerance,
+                     'resolution_shells': self.resolution_shells}
+            overrides = {key: value for key, value in given.items() if value is not None}
             self.reference = references.reframe_reference(entry, overrides)
             self.reference_source = entry.source
 

@@ -26,7 +26,26 @@ def references_table(system):
     return pd.DataFrame(rows)
 
 
+def cmd_derive(args):
+    """YAML references from repeat runs' ReFrame reports (median, tolerance from the spread)."""
+    import json
+
+    import yaml
+
+    from relionbench import timing
+    runs = []
+    for report in args.derive:
+        cases = json.loads(Path(report).read_text())['runs'][0]['testcases']
+        runs.append({c['display_name'].split(' /')[0]: timing.perf(c) for c in cases
+                     if '%case=' in c['display_name'] and c['result'] == 'pass'})
+    print(yaml.safe_dump(references.derive(runs, args.system, args.source), sort_keys=False,
+                         width=100), end='')
+    return 0
+
+
 def cmd_references(args):
+    if args.derive:
+        return cmd_derive(args)
     try:
         table = references_table(args.system)
     except references.ReferenceError as err:
@@ -61,6 +80,9 @@ def main(argv=None):
     ref.add_argument('--system', required=True, help='system name, e.g. scarf')
     ref.add_argument('--stage', help='only this stage, e.g. Class2D')
     ref.add_argument('--csv', action='store_true', help='CSV instead of a table')
+    ref.add_argument('--derive', nargs='+', metavar='REPORT',
+                     help='print YAML references derived from repeat runs (ReFrame run reports)')
+    ref.add_argument('--source', default='repeat runs', help='source text for --derive')
     ref.set_defaults(func=cmd_references)
     mini = sub.add_parser('mini', help='the synthetic miniature dataset')
     mini_sub = mini.add_subparsers(dest='mini_command', required=True)

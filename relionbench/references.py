@@ -1,8 +1,11 @@
 """Per-system references (reference/<system>.yaml) turned into ReFrame thresholds.
 
-Times get a relative upper bound (faster is never a failure). Resolutions get a
+Times and memory get a relative upper bound (faster is never a failure). Resolutions get a
 tolerance in Fourier shells: a map of box ``N`` px at ``p`` A/px has shell ``n`` at
 resolution ``N*p/n``, so ``k`` shells either side of ``r`` span ``N*p/(n+k) .. N*p/(n-k)``.
+Per metric, ``tolerance_upper`` (times, memory), ``shells`` (resolutions) or ``tolerance``
+(relative, both ways) override the defaults; the checks' ``-S time_tolerance`` and
+``-S resolution_shells`` override both.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +27,10 @@ DEFAULTS = {
     'value': 0.10,
     'exact': 0.001,
 }
+
+
+MIN_SLACK = {'time': 1.0, 'memory': 4.0}
+"""Smallest absolute slack (s, MiB) a derived time or memory reference allows."""
 
 
 class ReferenceError(ValueError):
@@ -60,19 +67,25 @@ def thresholds(name, spec, entry, overrides=None):
     unit, kind = describe(name)
     if spec.get('unit', unit) != unit:
         raise ReferenceError(f'{name}: unit {spec["unit"]!r} should be {unit!r}')
-    opts = {**DEFAULTS, **entry.defaults, **(overrides or {})}
+    overrides = overrides or {}
+    opts = {**DEFAULTS, **entry.defaults}
     value = spec['value']
-    if 'tolerance' in spec:
-        return value, -spec['tolerance'], spec['tolerance'], unit
-    if kind == 'time':
-        return value, None, opts['time_upper'], unit
-    if kind == 'memory':
-        return value, None, opts['memory_upper'], unit
+    if kind in ('time', 'memory'):
+        key = f'{kind}_upper'
+        upper = overrides.get(key, spec.get('tolerance_upper', opts[key]))
+        return value, None, upper, unit
     if kind == 'resolution':
-        lower, upper = shell_bounds(value, entry.box_size, entry.pixel_size,
-                                    spec.get('shells', opts['resolution_shells']))
+        shells = overrides.get('resolution_shells',
+                               spec.get('shells', opts['resolution_shells']))
+        lower, upper = shell_bounds(value, entry.box_size, entry.pixel_size, shells)
         return value, lower, upper, unit
-    return value, -opts[kind], opts[kind], unit
+    tolerance = spec.get('tolerance', opts[kind])
+    return _bounded(value, -tolerance, tolerance, unit)
+
+
+def _bounded(value, lower, upper, unit):
+    """ReFrame accepts lower thresholds down to -1, and upper ones up to 1 for negative values."""
+    return value, max(lower, -1.0), min(upper, 1.0) if value < 0 else upper, unit
 
 
 def load(system, directory=REFERENCE_DIR):
@@ -106,3 +119,55 @@ def reframe_reference(entry, overrides=None):
     """``{'*': {metric: (value, lower, upper, unit)}}`` for ``self.reference``."""
     return {'*': {name: thresholds(name, spec, entry, overrides)
                   for name, spec in entry.metrics.items()}}
+
+
+def derive(runs, system, source):
+    """Reference entries from repeat runs (ReFrame run reports): the median of each metric,
+    with a tolerance that covers the measured spread twice over (never below the defaults).
+
+    ``runs`` holds one ``{case display name: (stage, {metric: value})}`` per run."""
+    from relionbench.stages import WORKFLOWS
+    names = set().union(*runs)
+    entries = []
+    for name in sorted(names):
+        workflow_name, stage_name, variant, scale = _parse_case(name)
+        workflow = next(w for w in WORKFLOWS.values()
+                        if w.name.replace('-', '') == workflow_name.lower())
+        stage = workflow.stage(stage_name)
+        values = [run[name] for run in runs if name in run]
+        metrics = {}
+        for metric in sorted(values[0]):
+            series = [v[metric] for v in values if metric in v]
+            metrics[metric] = _spec(metric, series, stage)
+        entries.append({'workflow': workflow.name, 'stage': stage_name, 'variant': variant,
+                        'scale': scale, 'source': f'{source} ({len(values)} runs)',
+                        'box_size': stage.box_size, 'pixel_size': stage.pixel_size,
+                        'metrics': metrics})
+    return {'system': system, 'references': entries}
+
+
+def _parse_case(display_name):
+    check, case = display_name.split(' %case=')
+    stage, variant, scale = case.split()[0].split('/')
+    return check, stage, variant, scale
+
+
+def _spec(metric, series, stage):
+    unit, kind = describe(metric)
+    median = float(sorted(series)[len(series) // 2])
+    spread = max(series) - min(series)
+    spec = {'value': round(median, 6), 'unit': unit}
+    if kind == 'resolution':
+        length = stage.box_size * stage.pixel_size
+        shells = max(abs(length / min(series) - length / max(series)), 0)
+        spec['shells'] = max(DEFAULTS['resolution_shells'], int(2 * shells + 0.999))
+    elif kind in ('time', 'memory'):
+        default = DEFAULTS['time_upper' if kind == 'time' else 'memory_upper']
+        floor = MIN_SLACK[kind] / median if median else 0     # sub-second steps jitter
+        spec['tolerance_upper'] = round(max(default, 2 * spread / median if median else 0,
+                                            floor), 3)
+    else:
+        default = DEFAULTS.get(kind, DEFAULTS['value'])
+        scale = abs(median) if median else 1.0
+        spec['tolerance'] = round(max(default, 2 * spread / scale), 3)
+    return spec

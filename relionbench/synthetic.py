@@ -181,7 +181,7 @@ def render_map(atoms, box=BOX, apix=APIX, sigma=ATOM_SIGMA):
     spectrum = np.einsum('az,ay,ax->zyx', ez, ey, ex, optimize=True)
     k2 = kz[:, None, None] ** 2 + ky[None, :, None] ** 2 + kx[None, None, :] ** 2
     spectrum *= _atom_factor(k2, sigma / apix)
-    return np.fft.irfftn(spectrum, s=(box,) * 3).astype(np.float32)
+    return np.fft.irfftn(spectrum, s=(box,) * 3, axes=(0, 1, 2)).astype(np.float32)
 
 
 def lowpass(vol, apix, resolution):

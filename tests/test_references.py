@@ -39,7 +39,7 @@ def test_tolerance_override_and_unit_check():
         references.thresholds('refine_resolution', {'value': 3.0, 'unit': 'nm'}, entry)
 
 
-@pytest.mark.parametrize('system', ['scarf', 'pearl', 'clx', 'icx'])
+@pytest.mark.parametrize('system', ['scarf', 'pearl', 'clx', 'icx', 'local'])
 def test_every_reference_names_a_real_case_and_metric(system):
     entries = references.load(system)
     assert entries
@@ -92,3 +92,21 @@ def test_cli_prints_the_applied_band(capsys):
     out = capsys.readouterr().out
     assert 'class2d_seconds,43480.9785861969,-inf,47829.1' in out
     assert 'Slurm job 229744' in out
+
+
+def test_derive_covers_the_measured_spread():
+    name = 'Miniature %case=Refine3D_Local/cpu-plain/3x1'
+    runs = [{name: {'refine_seconds': t, 'refine_resolution': r, 'refine_acc_rotation': a}}
+            for t, r, a in ((20.0, 8.0, 1.40), (22.0, 8.47, 1.50), (21.0, 8.0, 1.45))]
+    doc = references.derive(runs, 'local', 'test')
+    (entry,) = doc['references']
+    assert (entry['workflow'], entry['stage'], entry['scale']) == (
+        'miniature', 'Refine3D_Local', '3x1')
+    metrics = entry['metrics']
+    assert metrics['refine_seconds'] == {'value': 21.0, 'unit': 's', 'tolerance_upper': 0.19}
+    assert metrics['refine_resolution']['shells'] == 2      # 18 vs 17 shells of 144 A
+    assert metrics['refine_acc_rotation']['tolerance'] == 0.2
+    loaded = references.Entry(**entry)
+    assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded)[2] == 0.19
+    assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded,
+                                 {'time_upper': 1.0})[2] == 1.0
