@@ -19,7 +19,7 @@ SCIENCE = {
     'classes_above_2pct': ('count', 'count'),
     'acc_rotation': ('deg', 'accuracy'),
     'acc_translation': ('A', 'accuracy'),
-    'bfactor': ('A^2', 'value'),
+    'bfactor': ('A^2', 'bfactor'),
     'solvent_mask_fraction': ('ratio', 'value'),  # 0.476 / mask fraction of the box
     'beam_tilt_x': ('mrad', 'value'),
     'beam_tilt_y': ('mrad', 'value'),

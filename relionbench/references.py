@@ -23,6 +23,7 @@ DEFAULTS = {
     'memory_upper': 0.20,       # relative, more only
     'resolution_shells': 2,     # Fourier shells either way
     'accuracy': 0.20,           # relative both ways (published spread ~12 %)
+    'bfactor': 0.25,            # auto-B Guinier fit: -353..-405 A^2 in repeat miniature runs
     'count': 0.25,
     'value': 0.10,
     'exact': 0.001,

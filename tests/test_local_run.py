@@ -8,7 +8,7 @@ from conftest import reframe
 pytestmark = [pytest.mark.relion,
               pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')]
 
-CHECK = ['-n', 'Ribosome.*Class2D/cpu-plain', '-r', '--system', 'local']
+CHECK = ['-n', '^Ribosome.*Class2D/cpu-plain', '-r', '--system', 'local']
 
 
 def test_a_failing_relion_step_fails_the_check_and_names_it(tmp_path, runs):
