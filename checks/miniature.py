@@ -5,7 +5,7 @@ import reframe as rfm
 from reframe.core.builtins import fixture, parameter
 
 from relionbench.check import MiniatureData, MiniatureStage
-from relionbench.stages import MINI_RIBOSOME, MINIATURE
+from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE
 
 
 @rfm.simple_test
@@ -19,4 +19,13 @@ class Miniature(MiniatureStage):
 class MiniRibosome(MiniatureStage):
     workflow = MINI_RIBOSOME
     case = parameter(MINI_RIBOSOME.cases(), fmt=lambda case: str(case))
+    data = fixture(MiniatureData, scope='session')
+
+
+@rfm.simple_test
+class MiniatureChain(MiniatureStage):
+    """Opt-in (tag ``chain``): every stage in one job, each reading the one before."""
+
+    workflow = MINI_CHAIN
+    case = parameter(MINI_CHAIN.cases(), fmt=lambda case: str(case))
     data = fixture(MiniatureData, scope='session')

@@ -21,8 +21,8 @@ SCIENCE = {
     'acc_translation': ('A', 'accuracy'),
     'bfactor': ('A^2', 'bfactor'),
     'solvent_mask_fraction': ('ratio', 'value'),  # 0.476 / mask fraction of the box
-    'beam_tilt_x': ('mrad', 'value'),
-    'beam_tilt_y': ('mrad', 'value'),
+    'beam_tilt_x': ('mrad', 'beam_tilt'),
+    'beam_tilt_y': ('mrad', 'beam_tilt'),
     'sigma_vel': ('A/dose', 'value'),
     'sigma_div': ('A', 'value'),
     'sigma_acc': ('A/dose', 'value'),

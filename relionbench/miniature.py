@@ -159,3 +159,34 @@ def prepare(out, seed=0):
     timed('postprocess', postprocess, out)
     timed('ctf', true_ctf, out)
     return seconds
+
+
+def ctffind(source, target, motioncorr):
+    """What CTFFIND would write for micrographs corrected into ``motioncorr``: the simulation's
+    CTF (with its planted defocus error) under this run's micrograph names. Stands in for
+    CTFFIND when the miniature runs as a chain."""
+    blocks = starfile.read(source, always_dict=True)
+    table = blocks['micrographs']
+    for label in ('rlnMicrographName', 'rlnMicrographMetadata'):
+        if label in table:
+            table[label] = table[label].map(
+                lambda name: f'{motioncorr.rstrip("/")}/{Path(name).parent.name}/{Path(name).name}')
+    _write(blocks, Path(target))
+
+
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(prog='python -m relionbench.miniature')
+    sub = parser.add_subparsers(dest='command', required=True)
+    ctf = sub.add_parser('ctffind', help='the CTF file for this run\'s corrected micrographs')
+    ctf.add_argument('--i', required=True, dest='source')
+    ctf.add_argument('--o', required=True, dest='target')
+    ctf.add_argument('--motioncorr', required=True, help='the motion correction output folder')
+    args = parser.parse_args(argv)
+    ctffind(args.source, args.target, args.motioncorr)
+    print(f'wrote {args.target}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -6,6 +6,8 @@ import mrcfile
 import starfile
 
 MRC = ('.mrc', '.mrcs', '.map')
+RECORDS = ('particles', 'micrographs', 'movies')
+"""Tables that must not be empty: RELION only warns when, say, extraction finds no particle."""
 
 
 def problem(path):
@@ -25,6 +27,8 @@ def problem(path):
             for name, block in blocks.items():
                 if hasattr(block, 'iloc') and len(block) and block.iloc[-1].isna().any():
                     return f'{path} is truncated (last row of data_{name} is incomplete)'
+                if name in RECORDS and len(block) == 0:
+                    return f'{path} lists no {name} (RELION wrote an empty data_{name} table)'
         elif path.suffix in MRC:
             with mrcfile.mmap(path, mode='r', permissive=False) as mrc:
                 if mrc.data is None or mrc.data.size == 0:

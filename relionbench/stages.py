@@ -7,8 +7,9 @@ first reads what this run has just produced, never a published intermediate.
 """
 
 import posixpath
+import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU, OUT
 
@@ -403,6 +404,63 @@ MINIATURE = Workflow('miniature', 'miniature', 'Synthetic miniature of the aldol
         cpu_scales=('1x2',), gpu_scales=(1,)),
 ))
 
+# The same stages as one chain: each reads what the stage before it wrote in this run.
+CHAIN_INPUTS = {
+    'CtfFind/job003/micrographs_ctf.star': '{out}/CtfFind/micrographs_ctf.star',
+    'Extract/job004/particles.star': '{out}/Extract/particles.star',
+    'Select/job007/particles.star': '{out}/Select/particles.star',
+    'CtfRefine/job011/particles_ctf_refine.star': '{out}/CtfRefine/particles_ctf_refine.star',
+    'Refine3D/job008/run_class001.mrc': '{out}/Refine3D/run_class001.mrc',
+    'Refine3D/job008/run_data.star': '{out}/Refine3D_Local/run_data.star',
+    'PostProcess/job010/postprocess.star': '{out}/PostProcess_Local/postprocess.star',
+    'MotionCorr/job002/corrected_micrographs.star':
+        '{out}/MotionCorr/job002/corrected_micrographs.star',
+}
+CHAIN_FOLDERS = {
+    # RELION finds a micrograph's coordinates by the path after its job folder
+    'MotionCorr': {'MotionCorr': 'MotionCorr/job002'},
+    # the second refinement must not overwrite the first one's outputs
+    'Refine3D_Local': {f: f'{f}_Local' for f in ('Refine3D', 'MaskCreate', 'PostProcess')},
+}
+"""Output folders renamed inside the chain, per stage."""
+
+_CTFFIND = Step('ctffind', 'relionbench.miniature',
+                'ctffind --i CtfFind/job003/micrographs_ctf.star '
+                '--o {out}/CtfFind/micrographs_ctf.star --motioncorr {out}/MotionCorr/job002',
+                ('{out}/CtfFind/micrographs_ctf.star',), python=True)
+
+
+def _chained(step, stage):
+    """``step`` of ``stage`` inside the chain: own folders, this run's inputs, unique label."""
+    def edit(text):
+        for folder, renamed in CHAIN_FOLDERS.get(stage.name, {}).items():
+            text = text.replace(f'{{out}}/{folder}/', f'{{out}}/{renamed}/')
+        for published, produced in CHAIN_INPUTS.items():     # dataset paths, not {out}/ ones
+            text = re.sub(rf'(?<!{{out}}/){re.escape(published)}', produced, text)
+        return text
+    prefix = stage.name.lower()
+    return replace(step, options=edit(step.options), outputs=tuple(map(edit, step.outputs)),
+                   prefix=edit(step.prefix), truth_input=edit(step.truth_input),
+                   label=step.label if step.label.startswith(prefix) else f'{prefix}_{step.label}')
+
+
+def chain(stages):
+    """One stage running ``stages`` in order, each reading this run's earlier outputs (CTFFIND,
+    which the miniature does not run, is stood in for after motion correction)."""
+    steps = []
+    for stage in stages:
+        steps += [_chained(step, stage) for step in stage.steps]
+        if stage.name == 'MotionCorr':
+            steps.append(_CTFFIND)
+    inputs = (*_MINI_INPUTS, 'CtfFind/job003/micrographs_ctf.star', 'Picks',
+              'Reference/initial_model.mrc')
+    return Stage(stages[0].workflow, 'Chain', len(stages), tuple(steps), inputs,
+                 stages[0].box_size, stages[0].pixel_size, cpu_scales=('3x1',), gpu_scales=(1,))
+
+
+MINI_CHAIN = Workflow('mini-chain', 'miniature', 'The miniature as one chain of stages',
+                      (chain(MINIATURE.stages),))
+
 MINI_RIBOSOME = Workflow('mini-ribosome', 'miniature',
                          "Synthetic miniature of the ribosome benchmark's classifications", (
     Stage('mini-ribosome', 'Class2D', 0, (_mini_class2d('class2d', 4, 3, 6),),
@@ -413,4 +471,4 @@ MINI_RIBOSOME = Workflow('mini-ribosome', 'miniature',
           48, 3.0, cpu_scales=('1x2',), gpu_scales=(1,)),
 ))
 
-WORKFLOWS = {w.name: w for w in (ALDOLASE, RIBOSOME, MINIATURE, MINI_RIBOSOME)}
+WORKFLOWS = {w.name: w for w in (ALDOLASE, RIBOSOME, MINIATURE, MINI_RIBOSOME, MINI_CHAIN)}

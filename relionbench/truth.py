@@ -66,12 +66,12 @@ def ctf_scores(path, truth_dir):
     direction (deg) and magnitude (mrad)."""
     blocks = starfile.read(path, always_dict=True)
     planted = json.loads((Path(truth_dir) / 'planted.json').read_text())
-    written = {m['micrograph']: (m['defocus_u_written'] + m['defocus_v_written']) / 2
+    written = {Path(m['micrograph']).name: (m['defocus_u_written'] + m['defocus_v_written']) / 2
                for m in planted['micrographs']}
-    true = {m['micrograph']: (m['defocus_u_true'] + m['defocus_v_true']) / 2
+    true = {Path(m['micrograph']).name: (m['defocus_u_true'] + m['defocus_v_true']) / 2
             for m in planted['micrographs']}
     particles = blocks['particles']
-    mics = particles['rlnMicrographName']
+    mics = particles['rlnMicrographName'].map(lambda name: Path(name).name)  # any job folder
     refined = _mean_defocus(particles).to_numpy()
     start = mics.map(written).to_numpy()
     target = mics.map(true).to_numpy()

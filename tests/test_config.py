@@ -40,7 +40,8 @@ def test_pearl_lists_gpu_variants_at_every_published_scale(runs):
 def test_cpu_systems_list_optimised_and_plain(system, runs):
     checks = listed(reframe('-l', '--system', system, runs=runs).stdout)
     assert {case.split('/')[1] for _, case in checks} == {'cpu-altcpu', 'cpu-plain'}
-    assert {name for name, _ in checks} == {'Aldolase', 'Ribosome', 'Miniature', 'MiniRibosome'}
+    assert {name for name, _ in checks} == {'Aldolase', 'Ribosome', 'Miniature', 'MiniRibosome',
+                                            'MiniatureChain'}
 
 
 def test_local_offers_no_altcpu_without_accelerated_relion(runs):

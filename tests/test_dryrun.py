@@ -23,8 +23,8 @@ def scripts(tmp_path_factory):
 
 def test_every_listed_check_got_a_script(scripts):
     counts = {s: sum(1 for sys_, _ in scripts if sys_ == s) for s in ('scarf', 'pearl', 'clx')}
-    # published workflows (scarf 56, pearl 40, clx 16) plus the miniature's 9 stages
-    assert counts == {'scarf': 56 + 27, 'pearl': 40 + 9, 'clx': 16 + 18}
+    # published workflows (scarf 56, pearl 40, clx 16) plus the miniature's 9 stages and chain
+    assert counts == {'scarf': 56 + 30, 'pearl': 40 + 10, 'clx': 16 + 20}
 
 
 def test_scarf_cpu_script_has_partition_tasks_threads(scripts):

@@ -8,7 +8,7 @@ import pytest
 from conftest import reframe
 
 from relionbench import timing
-from relionbench.stages import MINI_RIBOSOME, MINIATURE
+from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE
 
 pytestmark = [pytest.mark.relion,
               pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')]
@@ -32,7 +32,7 @@ def _perf(case):
 
 def test_every_miniature_stage_passes(run):
     result, cases, _ = run
-    expected = len(MINIATURE.stages) + len(MINI_RIBOSOME.stages) + 1     # + the data fixture
+    expected = len(MINIATURE.stages) + len(MINI_RIBOSOME.stages) + 2     # + chain, data fixture
     assert result.returncode == 0, result.stdout[-3000:]
     assert len(cases) == expected and all(c['result'] == 'pass' for c in cases.values())
 
@@ -66,3 +66,12 @@ def test_perflog_has_provenance_truth_and_references(run):
     text = ''.join(p.read_text() for p in (runs / 'perflogs').rglob('*.log'))
     assert 'refine_truth_fsc05_resolution' in text and '|3.1.3|plain|' in text
     assert 'scripts/measure-miniature' in text          # the reference's source is logged
+
+
+def test_the_stages_also_run_as_a_chain(run):
+    _, cases, _ = run
+    perf = _perf(cases['MiniatureChain %case=Chain/cpu-plain/3x1'])
+    assert len([k for k in perf if k.endswith('_seconds')]) == len(MINI_CHAIN.stages[0].steps) + 1
+    assert perf['extract_box_size'] == 48 and perf['class2d_nr_classes'] == 5
+    assert perf['refine3d_local_refine_truth_fsc05_resolution'] < 12
+    assert perf['refine3d_ctfrefine_ctf_refine_truth_defocus_r'] > 0.8

@@ -42,3 +42,17 @@ def test_job_script_stops_at_first_failure_and_records_steps(tmp_path):
     steps = records.read_steps(tmp_path)
     assert [(s.index, s.label, s.exit_code) for s in steps] == [(0, 'ok', 0), (1, 'broken', 4)]
     assert all(s.seconds >= 0 for s in steps)
+
+
+def test_an_empty_particle_table_is_a_failed_output(tmp_path):
+    import pandas as pd
+    import starfile
+
+    from relionbench import outputs
+    optics = pd.DataFrame({'rlnOpticsGroup': [1], 'rlnImagePixelSize': [3.0]})
+    empty = pd.DataFrame({'rlnImageName': pd.Series(dtype=str)})
+    starfile.write({'optics': optics, 'particles': empty}, tmp_path / 'particles.star')
+    assert 'lists no particles' in outputs.problem(tmp_path / 'particles.star')
+    starfile.write({'optics': optics, 'particles': pd.DataFrame({'rlnImageName': ['1@a.mrcs']})},
+                   tmp_path / 'ok.star')
+    assert outputs.problem(tmp_path / 'ok.star') == ''
