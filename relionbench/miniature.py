@@ -6,7 +6,7 @@ Layout (relative to the output folder), as the stage tables in relionbench.stage
 ``Select/job007`` (the true particles), ``Refine3D/job008`` (true angles, half maps and map
 by relion_reconstruct), ``MaskCreate/job009``, ``PostProcess/job010``, and
 ``CtfRefine/job011/particles_ctf_refine.star`` (the true particles with true angles and
-defocus).
+defocus). ``LAYOUT`` lists every file ``prepare`` guarantees.
 """
 
 import subprocess
@@ -21,14 +21,33 @@ from relionbench import synthetic
 
 THREADS = 2
 
+LAYOUT = (
+    'truth/map.mrc', 'truth/decoy.mrc', 'truth/particles.star', 'truth/planted.json',
+    'movies.star', *(synthetic.movie_name(i) for i in range(synthetic.N_MOVIES)),
+    *(synthetic.coordinate_file(i) for i in range(synthetic.N_MOVIES)),
+    'CtfFind/job003/micrographs_ctf.star', 'Reference/initial_model.mrc',
+    'MotionCorr/job002/corrected_micrographs.star',
+    *(synthetic.micrograph_name(i) for i in range(synthetic.N_MOVIES)),
+    *(synthetic.micrograph_name(i)[:-len('.mrc')] + '.star' for i in range(synthetic.N_MOVIES)),
+    'Extract/job004/particles.star', 'Select/job007/particles.star',
+    'Refine3D/job008/run_data.star', 'Refine3D/job008/run_class001.mrc',
+    'Refine3D/job008/run_half1_class001_unfil.mrc', 'Refine3D/job008/run_half2_class001_unfil.mrc',
+    'MaskCreate/job009/mask.mrc', 'PostProcess/job010/postprocess.star',
+    'PostProcess/job010/postprocess.mrc', 'CtfRefine/job011/particles_ctf_refine.star',
+)
+"""Every file ``prepare`` writes that a stage or a score reads, relative to its folder."""
+
 
 def run(args, cwd, log):
-    """Run a RELION program in ``cwd``; raise with the tail of its output when it fails."""
+    """Run a RELION program in ``cwd``; raise with the tail of its output when it fails.
+    Returns the seconds it took."""
+    start = time.perf_counter()
     with open(Path(cwd) / log, 'w') as out:
         rc = subprocess.call([str(a) for a in args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     if rc != 0:
         tail = ''.join((Path(cwd) / log).read_text(errors='replace').splitlines(True)[-15:])
         raise RuntimeError(f'{args[0]} exited with code {rc} in {cwd}:\n{tail}')
+    return round(time.perf_counter() - start, 2)
 
 
 def _key(table):
@@ -49,10 +68,14 @@ def _write(blocks, path):
 
 
 def select_true(out):
-    """Select/job007: the extracted particles that are not decoys."""
+    """Select/job007: the extracted particles that are not decoys. Raises unless extraction
+    found every particle (relion_preprocess skips a micrograph without coordinates quietly)."""
     blocks = starfile.read(out / 'Extract/job004/particles.star', always_dict=True)
     truth = _truth(out)
     particles = blocks['particles']
+    if len(particles) != len(truth):
+        raise RuntimeError(f'relion_preprocess extracted {len(particles)} of {len(truth)} '
+                           'particles (see Extract/job004/run.log)')
     keep = truth.loc[_key(particles), 'rlnClassNumber'].to_numpy() == 1
     _write({**blocks, 'particles': particles[keep].reset_index(drop=True)},
            out / 'Select/job007/particles.star')
@@ -83,15 +106,19 @@ def refined(out, labels=ANGLES):
 
 
 def true_refinement(out):
-    """Refine3D/job008: true angles, random halves, maps by relion_reconstruct."""
+    """Refine3D/job008: true angles, random halves, maps by relion_reconstruct. Returns the
+    seconds of each reconstruction."""
     blocks, particles = refined(out)
     folder = out / 'Refine3D/job008'
     _write({**blocks, 'particles': particles}, folder / 'run_data.star')
+    seconds = {}
     for name, subset in (('run_half1_class001_unfil.mrc', 1), ('run_half2_class001_unfil.mrc', 2),
                          ('run_class001.mrc', None)):
         args = ['relion_reconstruct', '--i', 'Refine3D/job008/run_data.star', '--ctf',
                 '--o', f'Refine3D/job008/{name}']
-        run(args + (['--subset', subset] if subset else []), out, f'Refine3D/job008/{name}.log')
+        seconds[f'reconstruct_{subset or "all"}'] = run(
+            args + (['--subset', subset] if subset else []), out, f'Refine3D/job008/{name}.log')
+    return seconds
 
 
 def mask_threshold(path, lowpass=15.0, fraction=0.13):
@@ -109,15 +136,16 @@ def postprocess(out):
     """MaskCreate/job009 and PostProcess/job010 on the true-angle half maps."""
     threshold = mask_threshold(out / 'Refine3D/job008/run_class001.mrc')
     (out / 'MaskCreate/job009').mkdir(parents=True, exist_ok=True)
-    run(['relion_mask_create', '--i', 'Refine3D/job008/run_class001.mrc',
-         '--o', 'MaskCreate/job009/mask.mrc', '--lowpass', 15, '--ini_threshold',
-         f'{threshold:.6g}', '--extend_inimask', 0, '--width_soft_edge', 4, '--j', THREADS],
-        out, 'MaskCreate/job009/run.log')
+    mask = run(['relion_mask_create', '--i', 'Refine3D/job008/run_class001.mrc',
+                '--o', 'MaskCreate/job009/mask.mrc', '--lowpass', 15, '--ini_threshold',
+                f'{threshold:.6g}', '--extend_inimask', 0, '--width_soft_edge', 4,
+                '--j', THREADS], out, 'MaskCreate/job009/run.log')
     (out / 'PostProcess/job010').mkdir(parents=True, exist_ok=True)
-    run(['relion_postprocess', '--mask', 'MaskCreate/job009/mask.mrc',
-         '--i', 'Refine3D/job008/run_half1_class001_unfil.mrc',
-         '--o', 'PostProcess/job010/postprocess', '--angpix', synthetic.APIX, '--auto_bfac',
-         '--autob_lowres', 10], out, 'PostProcess/job010/run.log')
+    post = run(['relion_postprocess', '--mask', 'MaskCreate/job009/mask.mrc',
+                '--i', 'Refine3D/job008/run_half1_class001_unfil.mrc',
+                '--o', 'PostProcess/job010/postprocess', '--angpix', synthetic.APIX,
+                '--auto_bfac', '--autob_lowres', 10], out, 'PostProcess/job010/run.log')
+    return {'mask_create': mask, 'postprocess': post}
 
 
 def true_ctf(out):
@@ -127,27 +155,33 @@ def true_ctf(out):
 
 
 def prepare(out, seed=0):
-    """Simulate the data and prepare every stage's inputs in ``out``; returns seconds per part."""
+    """Simulate the data and prepare every stage's inputs in ``out``.
+
+    Returns ``{'seconds': {part: s}, 'relion_seconds': {program call: s}, 'paths': LAYOUT
+    as absolute paths}``; prints one line per part.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    seconds = {}
+    seconds, relion = {}, {}
 
     def timed(name, fn, *args):
         start = time.perf_counter()
-        fn(*args)
+        result = fn(*args)
         seconds[name] = round(time.perf_counter() - start, 2)
         print(f'{name}: {seconds[name]} s', flush=True)
+        return result
 
     timed('simulate', synthetic.generate, out, seed)
     (out / 'MotionCorr/job002').mkdir(parents=True, exist_ok=True)
-    timed('motioncorr', run, [
+    relion['motioncorr'] = timed('motioncorr', run, [
         'relion_run_motioncorr', '--i', 'movies.star', '--o', 'MotionCorr/job002/',
-        '--first_frame_sum', 1, '--last_frame_sum', -1, '--use_own', '--j', THREADS,
+        '--first_frame_sum', 1, '--last_frame_sum', -1, '--use_own', '--j', 1,  # --j 2: not
+        # reproducible (the first movie's shifts move by ~0.03 px from run to run)
         '--bin_factor', 1, '--bfactor', 150, '--dose_per_frame', synthetic.DOSE_PER_FRAME,
         '--preexposure', 0, '--patch_x', 1, '--patch_y', 1, '--dose_weighting'],
         out, 'MotionCorr/job002/run.log')
     (out / 'Extract/job004').mkdir(parents=True, exist_ok=True)
-    timed('extract', run, [
+    relion['extract'] = timed('extract', run, [
         'relion_preprocess', '--i', 'CtfFind/job003/micrographs_ctf.star',
         '--coord_dir', f'{synthetic.COORD_DIR}/', '--coord_suffix', synthetic.COORD_SUFFIX,
         '--part_star', 'Extract/job004/particles.star', '--part_dir', 'Extract/job004/',
@@ -155,10 +189,11 @@ def prepare(out, seed=0):
         '--white_dust', -1, '--black_dust', -1, '--invert_contrast'],
         out, 'Extract/job004/run.log')
     timed('select', select_true, out)
-    timed('reconstruct', true_refinement, out)
-    timed('postprocess', postprocess, out)
+    relion.update(timed('reconstruct', true_refinement, out))
+    relion.update(timed('postprocess', postprocess, out))
     timed('ctf', true_ctf, out)
-    return seconds
+    return {'seconds': seconds, 'relion_seconds': relion,
+            'paths': {path: str((out / path).resolve()) for path in LAYOUT}}
 
 
 def ctffind(source, target, motioncorr):

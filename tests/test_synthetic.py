@@ -1,8 +1,9 @@
 """The miniature's generator: deterministic, small, fast, and the planted drift, CTF and
-defocus errors are really in the data."""
+defocus errors are really in the data; and (with RELION) the prepared project is complete."""
 
 import hashlib
 import json
+import shutil
 import time
 
 import mrcfile
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import starfile
 
-from relionbench import synthetic
+from relionbench import miniature, synthetic, truth
 
 
 @pytest.fixture(scope='module')
@@ -60,22 +61,29 @@ def test_layout(generated):
 
 
 def _shift(a, b):
-    """Integer shift (x, y) of ``b`` relative to ``a`` by cross-correlation."""
+    """Sub-pixel shift (x, y) of ``b`` relative to ``a``: cross-correlation peak refined by
+    a parabola through its neighbours on each axis."""
     xc = np.fft.ifft2(np.fft.fft2(a - a.mean()).conj() * np.fft.fft2(b - b.mean())).real
-    y, x = np.unravel_index(np.argmax(xc), xc.shape)
     n = a.shape[0]
-    return np.array([(x + n // 2) % n - n // 2, (y + n // 2) % n - n // 2])
+    y, x = np.unravel_index(np.argmax(xc), xc.shape)
+
+    def vertex(before, peak, after):
+        return 0.5 * (before - after) / (before - 2 * peak + after)
+
+    dx = vertex(xc[y, x - 1], xc[y, x], xc[y, (x + 1) % n])
+    dy = vertex(xc[y - 1, x], xc[y, x], xc[(y + 1) % n, x])
+    return np.array([(x + n // 2) % n - n // 2 + dx, (y + n // 2) % n - n // 2 + dy])
 
 
-def test_planted_drift_is_in_the_movie(generated):
+@pytest.mark.parametrize('i', range(synthetic.N_MOVIES))
+def test_planted_drift_is_in_the_movie(generated, i):
     out, _ = generated
-    movie = _movie(out)
-    planted = json.loads((out / 'truth/planted.json').read_text())
-    shifts = np.array(planted['global_shifts_px'][synthetic.movie_name(0)])
+    movie = _movie(out, i)
+    shifts = np.array(synthetic.read_planted(out)['global_shifts_px'][synthetic.movie_name(i)])
     early, late = movie[:4].sum(0), movie[-4:].sum(0)
     expected = shifts[-4:].mean(0) - shifts[:4].mean(0)
     assert np.linalg.norm(expected) > 2                      # a drift worth correcting
-    assert np.abs(_shift(early, late) - expected).max() <= 1.0
+    assert np.abs(_shift(early, late) - expected).max() < 0.5
 
 
 def _particle_power(out, planted, box=64):
@@ -113,6 +121,42 @@ def test_thon_rings_match_the_true_defocus(generated):
     assert fit(true) > fit(true * 0.8) + 0.2 and fit(true) > fit(true * 1.25) + 0.2
 
 
+def _first_zero(defocus, k):
+    """Spatial frequency (1/A) of the CTF's first zero for ``defocus`` (no astigmatism)."""
+    ctf = synthetic.ctf(k, 0 * k, defocus, defocus, 0)
+    i = np.nonzero(np.diff(np.sign(ctf)))[0][0]
+    return k[i] + (k[i + 1] - k[i]) * ctf[i] / (ctf[i] - ctf[i + 1])
+
+
+def _radial_power(out, i, planted):
+    """Rotationally averaged power spectrum of movie ``i`` summed after undoing the drift."""
+    movie = _movie(out, i)
+    n = movie.shape[-1]
+    ky, kx = np.fft.fftfreq(n)[:, None], np.fft.fftfreq(n)[None, :]
+    shifts = planted['global_shifts_px'][synthetic.movie_name(i)]
+    spectrum = sum(np.fft.fft2(frame - frame.mean()) * np.exp(2j * np.pi * (kx * dx + ky * dy))
+                   for frame, (dx, dy) in zip(movie, shifts))
+    radius = np.rint(np.hypot(kx, ky) * n).astype(int).ravel()
+    power = np.bincount(radius, (np.abs(spectrum) ** 2).ravel()) / np.bincount(radius)
+    return np.convolve(power[:n // 2], np.ones(3) / 3, 'same'), n * synthetic.APIX
+
+
+@pytest.mark.parametrize('i', range(synthetic.N_MOVIES))
+def test_first_thon_minimum_where_the_true_defocus_puts_it(generated, i):
+    out, _ = generated
+    planted = synthetic.read_planted(out)
+    power, size = _radial_power(out, i, planted)
+    mic = planted['micrographs'][i]
+    expected = _first_zero((mic['defocus_u_true'] + mic['defocus_v_true']) / 2,
+                           np.linspace(1e-3, 0.1, 20000)) * size      # in Fourier pixels
+    lo, hi = int(expected * 0.8), int(expected * 1.2)
+    m = lo + int(np.argmin(power[lo:hi]))
+    before, peak, after = power[m - 1:m + 2]
+    found = m + 0.5 * (before - after) / (before - 2 * peak + after)
+    assert found == pytest.approx(expected, rel=0.03)
+    assert peak < 0.85 * power[lo:hi].mean()                # a real dip, not noise
+
+
 def test_ctffind_file_carries_the_planted_defocus_error(generated):
     out, _ = generated
     planted = json.loads((out / 'truth/planted.json').read_text())
@@ -123,3 +167,56 @@ def test_ctffind_file_carries_the_planted_defocus_error(generated):
         error = row.rlnDefocusU - mic['defocus_u_true']
         assert 150 <= abs(error) <= 600
         assert error == pytest.approx(mic['defocus_error'], abs=0.05)
+
+
+def _parses(path):
+    if path.suffix == '.star':
+        assert all(len(block) for block in starfile.read(path, always_dict=True).values()), path
+    elif path.suffix in ('.mrc', '.mrcs'):
+        with mrcfile.open(path) as mrc:
+            assert mrc.data.size and np.isfinite(mrc.data).all(), path
+    else:
+        json.loads(path.read_text())
+
+
+def _motion_error(out):
+    """RMS distance (px) of MotionCorr's global shifts from the negated planted drift."""
+    planted = synthetic.read_planted(out)['global_shifts_px']
+    errors = []
+    for i in range(synthetic.N_MOVIES):
+        star = out / synthetic.micrograph_name(i).replace('.mrc', '.star')
+        found = starfile.read(star)['global_shift'][['rlnMicrographShiftX', 'rlnMicrographShiftY']]
+        errors.append(found.to_numpy() + np.array(planted[synthetic.movie_name(i)]))
+    return float(np.sqrt((np.concatenate(errors) ** 2).sum(1).mean()))
+
+
+@pytest.mark.relion
+@pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')
+def test_prepare_writes_every_file_of_the_layout(tmp_path):
+    summary = miniature.prepare(tmp_path, seed=0)
+    for path in miniature.LAYOUT:
+        assert (tmp_path / path).is_file(), path
+        _parses(tmp_path / path)
+    assert set(summary['paths']) == set(miniature.LAYOUT)
+    assert {'motioncorr', 'extract', 'reconstruct_1', 'reconstruct_2', 'reconstruct_all',
+            'mask_create', 'postprocess'} <= set(summary['relion_seconds'])
+    # what RELION made of it (seed 0 on 2 cores: 0.29 px, 440 and 330, 8.5 A)
+    assert _motion_error(tmp_path) < 0.5
+    particles = {name: len(starfile.read(tmp_path / f'{name}/particles.star',
+                                         always_dict=True)['particles'])
+                 for name in ('Extract/job004', 'Select/job007')}
+    decoys = round(synthetic.DECOY_FRACTION * synthetic.N_PARTICLES)
+    assert particles == {'Extract/job004': synthetic.N_PARTICLES,
+                         'Select/job007': synthetic.N_PARTICLES - decoys}
+    refined, _ = truth.read_map(tmp_path / 'Refine3D/job008/run_class001.mrc')
+    true_map, _ = truth.read_map(tmp_path / 'truth/map.mrc')
+    curve = truth.fsc(refined, true_map)
+    assert truth.resolution_at(curve, 0.5, synthetic.BOX, synthetic.APIX) < 10
+
+
+@pytest.mark.relion
+@pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')
+def test_a_failing_relion_program_is_named_with_its_output(tmp_path):
+    with pytest.raises(RuntimeError, match=r'relion_star_handler exited with code [1-9]'):
+        miniature.run(['relion_star_handler', '--i', 'absent.star', '--o', 'x.star'],
+                      tmp_path, 'run.log')
