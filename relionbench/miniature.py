@@ -13,11 +13,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import mrcfile
 import numpy as np
 import starfile
 
-from relionbench import synthetic
+from relionbench import synthetic, truth
 
 THREADS = 2
 
@@ -124,8 +123,7 @@ def true_refinement(out):
 def mask_threshold(path, lowpass=15.0, fraction=0.13):
     """Density threshold that keeps ``fraction`` of the box in the low-passed map (the
     particle's share of the miniature's box), independent of the map's scale."""
-    with mrcfile.open(path) as mrc:
-        data, pixel = mrc.data.astype(float), float(mrc.voxel_size.x)
+    data, pixel = truth.read_map(path)
     freq = np.fft.fftfreq(data.shape[0]) / pixel
     radius2 = sum(g ** 2 for g in np.meshgrid(freq, freq, freq, indexing='ij'))
     smooth = np.fft.ifftn(np.fft.fftn(data) * np.exp(-radius2 * lowpass ** 2)).real
