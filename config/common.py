@@ -9,19 +9,11 @@ import os
 import shutil
 from pathlib import Path
 
+from relionbench.constants import PERFLOG_FIELDS, PERFVAR_FIELDS
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 RUNS = os.path.abspath(os.environ.get('RELIONBENCH_RUNS', CHECKOUT / 'relionbench-runs'))
 os.makedirs(RUNS, exist_ok=True)
-
-PERFLOG_FIELDS = (
-    'check_job_completion_time', 'check_display_name', 'check_system', 'check_partition',
-    'check_environ', 'check_result', 'check_case', 'check_num_tasks', 'check_num_cpus_per_task',
-    'check_relion_version', 'check_relion_build', 'check_container_image',
-    'check_container_sha256', 'check_suite_commit', 'check_dataset_id',
-    'check_reference_source', 'check_jobid',
-)
-PERFVAR_FIELDS = ('check_perf_var', 'check_perf_value', 'check_perf_unit', 'check_perf_ref',
-                  'check_perf_lower_thres', 'check_perf_upper_thres', 'check_perf_result')
 
 
 def modules_system():
@@ -88,6 +80,7 @@ site_configuration = {
             'level': 'info',
             'format': '|'.join(f'%({f})s' for f in PERFLOG_FIELDS) + '|%(check_perfvalues)s',
             'format_perfvars': '|'.join(f'%({f})s' for f in PERFVAR_FIELDS) + '|',
+            'datefmt': '%FT%T%:z',
             'append': True,
         }],
     }],

@@ -37,3 +37,15 @@ VARIANT_FEATURES = {
 OUT = 'Bench'
 # Folder inside the stage directory with per-step logs and records
 STEPS_DIR = 'rb_steps'
+
+# Perflog lines (config/common.py; read back by relionbench.results): these fields, then
+# one group of PERFVAR_FIELDS per performance variable
+PERFLOG_FIELDS = (
+    'check_job_completion_time', 'check_display_name', 'check_system', 'check_partition',
+    'check_environ', 'check_result', 'check_case', 'check_num_tasks', 'check_num_cpus_per_task',
+    'check_relion_version', 'check_relion_build', 'check_container_image',
+    'check_container_sha256', 'check_suite_commit', 'check_dataset_id',
+    'check_reference_source', 'check_jobid',
+)
+PERFVAR_FIELDS = ('check_perf_var', 'check_perf_value', 'check_perf_unit', 'check_perf_ref',
+                  'check_perf_lower_thres', 'check_perf_upper_thres', 'check_perf_result')

@@ -472,3 +472,21 @@ MINI_RIBOSOME = Workflow('mini-ribosome', 'miniature',
 ))
 
 WORKFLOWS = {w.name: w for w in (ALDOLASE, RIBOSOME, MINIATURE, MINI_RIBOSOME, MINI_CHAIN)}
+
+CHECK_WORKFLOWS = {'Aldolase': ALDOLASE, 'Ribosome': RIBOSOME, 'Miniature': MINIATURE,
+                   'MiniRibosome': MINI_RIBOSOME, 'MiniatureChain': MINI_CHAIN}
+"""Each check class in checks/ and the workflow it runs (results name checks by class)."""
+
+
+def box_length(check, stage):
+    """Box size x pixel size (A) of a check's stage, for Fourier shells; None if unknown."""
+    workflow = CHECK_WORKFLOWS.get(check)
+    found = [s for s in workflow.stages if s.name == stage] if workflow else []
+    return found[0].box_size * found[0].pixel_size if found else None
+
+
+def stage_order(check, found):
+    """Stages in the order of the check's workflow (unknown ones last, as found)."""
+    workflow = CHECK_WORKFLOWS.get(check)
+    names = [s.name for s in workflow.stages] if workflow else []
+    return sorted(found, key=lambda s: names.index(s) if s in names else len(names))

@@ -1,0 +1,240 @@
+"""``relionbench report``: tables and plots of the suite's results in one folder.
+
+``index.html`` holds, per system and check: the GPU scaling and CPU-optimised against plain
+(tables and plots), per stage a table laid out like the published results (one column per
+run), and the history of every stage and metric with its reference band
+(relionbench.plots). The tables are also written as Markdown and CSV.
+"""
+
+import multiprocessing
+import os
+import re
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment
+
+from relionbench import stages
+from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU
+
+PALETTE = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2',
+           '#7f7f7f', '#bcbd22', '#17becf')
+"""matplotlib's default colour cycle, C0 to C9."""
+PLOT_COLUMNS = ('run', 'time', 'system', 'partition', 'check', 'stage', 'case', 'variant',
+                'scale', 'result', 'gpus', 'jobid')
+
+
+def write(results, out, last=10, workers=None):
+    """Write the report for ``results`` (relionbench.results.Results) into ``out``. The
+    figures are drawn by ``workers`` (a Workers, best started before the results are read;
+    by default one started here) while this process writes the tables."""
+    out = Path(out)
+    (out / 'csv').mkdir(parents=True, exist_ok=True)
+    (out / 'plots').mkdir(exist_ok=True)
+    runs = results.runs
+    values = results.values.merge(runs[list(PLOT_COLUMNS)], on='run')
+    by_stage = dict(iter(values.groupby(['system', 'check', 'stage'], sort=False)))
+    overviews, tasks = {}, []
+    for system, check in sorted({key[:2] for key in by_stage}):
+        mine = pd.concat([v for key, v in by_stage.items() if key[:2] == (system, check)])
+        tasks.append(('history', mine, f'{_slug(system, check)}.png'))
+        for title, table, figure in OVERVIEWS:
+            overviews[system, check, title] = table(mine)
+            tasks.append((figure, overviews[system, check, title],
+                          f'{_slug(title, system, check)}.png'))
+    tasks.sort(key=lambda task: -len(task[1]))          # the longest first
+    with workers or Workers() as pool:
+        futures = [pool.submit(_draw, figure, data, out / 'plots' / name)
+                   for figure, data, name in tasks]
+        sections, markdown = _tables(runs, by_stage, overviews, out, last)
+        written = {f.result() for f in futures}
+    for section in sections:        # drop the plots that had nothing to show
+        section['plots'] = [p for p in section['plots'] if out / p['src'] in written]
+        if out / section['history'] not in written:
+            section['history'] = None
+    (out / 'tables.md').write_text('\n'.join(markdown))
+    summary = {'runs': len(runs), 'failed': int((runs.result == 'fail').sum()),
+               'first': _when(runs.time.min()), 'last': _when(runs.time.max())}
+    index = out / 'index.html'
+    index.write_text(PAGE.render(sections=sections, summary=summary, last=last))
+    return index
+
+
+def _tables(runs, by_stage, overviews, out, last):
+    """Per system and check: a section for index.html, with a table per stage (also written as
+    CSV), and the same tables as Markdown lines."""
+    sections, markdown = [], ['# RELION benchmark results', '']
+    for (system, check), check_runs in runs.groupby(['system', 'check'], sort=True):
+        section = {'title': f'{check} on {system}', 'stages': [], 'plots': [],
+                   'history': f'plots/{_slug(system, check)}.png',
+                   'colours': case_colours(check_runs.case).items()}
+        markdown += [f'## {section["title"]}', '']
+        for title, _, _ in OVERVIEWS:
+            table = overviews[system, check, title]
+            if not table.empty:
+                section['plots'].append({'title': title, 'table': _html_table(table, False),
+                                         'src': f'plots/{_slug(title, system, check)}.png'})
+                markdown += [f'### {title}', '', table.to_markdown(index=False), '']
+        for stage in stages.stage_order(check, check_runs.stage.unique()):
+            stage_runs = check_runs[check_runs.stage == stage]
+            slug = _slug(system, check, stage)
+            table = run_table(stage_runs.tail(last), by_stage.get((system, check, stage)))
+            table.to_csv(out / 'csv' / f'{slug}.csv')
+            section['stages'].append({
+                'name': stage, 'shown': min(last, len(stage_runs)), 'total': len(stage_runs),
+                'table': _html_table(table), 'csv': f'csv/{slug}.csv'})
+            markdown += [f'### {stage}', '', table.to_markdown(), '']
+        sections.append(section)
+    return sections, markdown
+
+
+def case_colours(cases):
+    """{layout: colour} as history() draws them: layout is a case without its stage."""
+    layouts = sorted({case.split('/', 1)[-1] for case in cases})
+    return {layout: PALETTE[n % 10] for n, layout in enumerate(layouts)}
+
+
+def _draw(figure, data, path):
+    from relionbench import plots
+    return plots.draw(figure, data, path)
+
+
+def _warm_up():
+    import relionbench.plots  # noqa: F401  (imports matplotlib while the results are read)
+
+
+class Workers(ProcessPoolExecutor):
+    """Processes that draw the figures, one per core, started at once so that they import
+    matplotlib while the parent reads the results."""
+
+    def __init__(self, workers=None):
+        method = 'fork' if sys.platform == 'linux' else 'spawn'
+        super().__init__(workers or os.cpu_count() or 1,
+                         mp_context=multiprocessing.get_context(method))
+        for _ in range(self._max_workers):
+            self.submit(_warm_up)
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+def run_table(runs, values):
+    """One column per run: its layout and provenance, then every metric it logged."""
+    shown = values[values.run.isin(runs.run)] if values is not None else pd.DataFrame(
+        columns=['run', 'metric', 'value', 'unit', 'metric_result'])
+    cells = {run: dict(zip(v.metric, map(_cell, v.value, v.unit, v.metric_result)))
+             for run, v in shown.groupby('run', sort=False)}
+    columns = {}
+    for run in runs.itertuples():
+        label = run.jobid if run.jobid else _when(run.time)
+        while label in columns:
+            label += "'"
+        columns[label] = {**_run_rows(run), **cells.get(run.run, {})}
+    return pd.DataFrame(columns)
+
+
+def _run_rows(run):
+    result = 'pass' if run.result == 'pass' else f'FAILED ({run.fail_phase or "?"})'
+    return {'system': run.system, 'partition': run.partition, 'variant': run.variant,
+            'nodes': _int(run.nodes), 'GPUs': run.gpus or '',
+            'tasks x threads': f'{_int(run.tasks)} x {_int(run.threads)}',
+            'job id': run.jobid or '', 'date': _when(run.time), 'result': result,
+            'RELION': f'{run.relion_version} {run.relion_build}'.strip(),
+            'image': run.container_image or 'native'}
+
+
+def _cell(value, unit, result):
+    if pd.isna(value):
+        return ''
+    text = f'{value:.6g} {unit}'.strip()
+    return f'{text} ✗' if result == 'fail' else text
+
+
+def _html_table(table, index=True):
+    """The table as HTML, with missed references and failed runs marked for the style sheet."""
+    text = table.to_html(classes='runs', na_rep='', border=0, index=index)
+    text = text.replace('<td>FAILED', '<td class="fail">FAILED')
+    return re.sub(r'<td>([^<]* ✗)</td>', r'<td class="miss">\1</td>', text)
+
+
+def gpu_table(values):
+    """Per stage and GPU count (latest passing run of each): total time, speed-up over the
+    fewest GPUs, and parallel efficiency (speed-up over the ideal)."""
+    data = _latest_totals(values[values.variant == GPU]).sort_values(['stage', 'gpus'])
+    first = data.groupby('stage').value.transform('first')
+    fewest = data.groupby('stage').gpus.transform('first')
+    table = pd.DataFrame({'stage': data.stage, 'GPUs': data.gpus, 'seconds': data.value,
+                          'speed-up': first / data.value})
+    table['efficiency'] = table['speed-up'] / (data.gpus / fewest)
+    counts = table.groupby('stage').GPUs.transform('size')
+    return table[counts > 1].round(3).reset_index(drop=True)
+
+
+def cpu_table(values):
+    """Per stage and layout (latest passing run of each): total time with the plain build
+    and with the AVX-512 ALTCPU build, and the speed-up between them."""
+    data = _latest_totals(values[values.variant.isin([CPU_ALTCPU, CPU_PLAIN])])
+    wide = data.pivot_table(index=['stage', 'scale'], columns='variant', values='value',
+                            sort=False)
+    if CPU_ALTCPU not in wide or CPU_PLAIN not in wide:
+        return pd.DataFrame()
+    wide = wide[[CPU_PLAIN, CPU_ALTCPU]].dropna()
+    wide['speed-up'] = wide[CPU_PLAIN] / wide[CPU_ALTCPU]
+    return wide.reset_index().round(3)
+
+
+def _latest_totals(values):
+    """total_seconds of the latest passing run of each stage, variant and scale."""
+    rows = values[(values.metric == 'total_seconds') & (values.result == 'pass')]
+    return rows.sort_values('time').groupby(['stage', 'variant', 'scale'], sort=False).tail(1)
+
+
+OVERVIEWS = (('GPU scaling', gpu_table, 'gpu_scaling'),
+             ('CPU-optimised vs plain', cpu_table, 'cpu_vs_plain'))
+"""Overview tables per system and check, and the figure (relionbench.plots) of each."""
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _slug(*parts):
+    return '_'.join(re.sub(r'[^A-Za-z0-9.-]+', '-', str(p)) for p in parts)
+
+
+def _when(time):
+    return '' if pd.isna(time) else time.strftime('%Y-%m-%d %H:%M')
+
+
+def _int(value):
+    return '' if value is None or pd.isna(value) else str(int(value))
+
+
+PAGE = Environment(autoescape=True).from_string('''<!doctype html>
+<html><head><meta charset="utf-8"><title>RELION benchmark results</title>
+<style>
+body { font-family: sans-serif; margin: 2em; }
+table.runs { border-collapse: collapse; font-size: 12px; }
+table.runs td, table.runs th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+table.runs tbody th { text-align: left; }
+td.fail { background: #f8c0c0; } td.miss { background: #fde2b0; }
+img { max-width: 100%; }
+</style></head><body>
+<h1>RELION benchmark results</h1>
+<p>{{ summary.runs }} runs ({{ summary.failed }} failed), {{ summary.first }} to
+{{ summary.last }} (UTC). Tables as <a href="tables.md">Markdown</a> and
+CSV (in csv/). ✗ marks a missed reference.</p>
+{% for section in sections %}
+<h2>{{ section.title }}</h2>
+{% for plot in section.plots %}<h3>{{ plot.title }}</h3>
+{{ plot.table | safe }}<p><img src="{{ plot.src }}"></p>{% endfor %}
+{% for stage in section.stages %}
+<h3>{{ stage.name }}</h3>
+<p>Latest {{ stage.shown }} of {{ stage.total }} runs (<a href="{{ stage.csv }}">CSV</a>).</p>
+{{ stage.table | safe }}
+{% endfor %}
+{% if section.history %}<h3>History</h3><p>{% for case, colour in section.colours %}
+<span style="color:{{ colour }}">&#9632;</span> {{ case }}&nbsp; {% endfor %}</p>
+<p><img src="{{ section.history }}"></p>{% endif %}
+{% endfor %}
+</body></html>
+''')

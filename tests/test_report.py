@@ -1,0 +1,161 @@
+"""Results from perflogs and the results database, the report, and the history comparison."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from relionbench import compare, report, results, simulate
+from relionbench.constants import PERFLOG_FIELDS
+
+HEADER = '|'.join(f[len('check_'):] for f in PERFLOG_FIELDS)
+FIXED = ('{time}|Miniature %case=Class2D/cpu-plain/1x2|local|default|relion|{result}|'
+         'Class2D/cpu-plain/1x2|1|2|3.1.3|plain|||abc|miniature|local.yaml|{jobid}')
+
+
+def perflog_line(time, seconds, result='pass', jobid='11', resolution='24.0'):
+    groups = [('total_seconds', seconds, 's', '14.0', 'None', '0.1', result),
+              ('class2d_resolution', resolution, 'A', '24.0', '-0.25', '0.5', 'pass')]
+    return (FIXED.format(time=time, result=result, jobid=jobid) + '|' +
+            ''.join('|'.join(g) + '|' for g in groups))
+
+
+def write_perflog(folder, lines, header=HEADER + '|total_seconds_var|total_seconds_value|'):
+    path = folder / 'perflogs' / 'local' / 'default' / 'Miniature.log'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('\n'.join([header, *lines]) + '\n')
+    return path
+
+
+def test_perflog_keeps_failed_runs_and_drops_dry_runs(tmp_path):
+    write_perflog(tmp_path, [
+        perflog_line('2026-11-20T01:00:00+00:00', '14.1'),
+        perflog_line('2026-11-21T01:00:00+00:00', '21.0', result='fail', jobid='12'),
+        perflog_line('2026-11-21T02:00:00+00:00', 'None', jobid='null', resolution='None'),
+    ])
+    found = results.load(tmp_path)
+    assert list(found.runs.result) == ['pass', 'fail']          # the dry run is left out
+    failed = found.runs.iloc[1]
+    assert failed.fail_phase == 'performance' and failed.jobid == '12'
+    values = found.joined()
+    slow = values[(values.run == failed.run) & (values.metric == 'total_seconds')].iloc[0]
+    assert (slow.value, slow.ref, slow.metric_result) == (21.0, 14.0, 'fail')
+    assert slow.high == pytest.approx(15.4) and slow.low != slow.low    # no lower bound
+    band = values[values.metric == 'class2d_resolution'].iloc[0]
+    assert (band.low, band.high) == (18.0, 36.0)    # reframe's reference_bounds
+
+
+def test_a_perflog_missing_a_column_is_read_or_named(tmp_path, capsys):
+    no_version = HEADER.replace('relion_version|', '')
+    line = perflog_line('2026-11-20T01:00:00+00:00', '14.1').replace('|3.1.3|', '|', 1)
+    write_perflog(tmp_path, [line], header=no_version)
+    found = results.load(tmp_path)
+    assert len(found.runs) == 1 and found.runs.relion_version.iloc[0] == ''
+    assert found.runs.relion_build.iloc[0] == 'plain'
+    broken = tmp_path / 'perflogs' / 'local' / 'default' / 'Broken.log'
+    broken.write_text('job_completion_time|system|result\n2026|local|pass\n')
+    assert len(results.load(tmp_path).runs) == 1
+    assert f'{broken}: perflog without column(s) display_name, partition; skipped' in \
+        capsys.readouterr().err
+
+
+def test_results_database_sessions(tmp_path):
+    case = {'display_name': 'Miniature %case=Class2D/cpu-plain/1x2', 'system': 'local',
+            'partition': 'default', 'environ': 'relion', 'result': 'fail',
+            'fail_phase': 'sanity', 'fail_reason': 'step 0 class2d exited with code 1',
+            'uuid': 'u:0:0', 'job_completion_time_unix': 1.8e9, 'jobid': 42,
+            'num_tasks': 1, 'num_cpus_per_task': 2, 'job_nodelist': ['vm'],
+            'perfvalues': {'local:default:total_seconds': [None, 14.0, None, 0.1, 's', None]}}
+    fixture = {'display_name': 'MiniatureData', 'system': 'local', 'partition': 'default',
+               'result': 'pass', 'uuid': 'u:0:1', 'perfvalues': {}}
+    real = {'session_info': {'uuid': 'real', 'cmdline': 'reframe -r', 'time_end_unix': 1.8e9},
+            'runs': [{'testcases': [case, fixture]}]}
+    dry = {'session_info': {'uuid': 'dry', 'cmdline': 'reframe -r --dry-run'},
+           'runs': [{'testcases': [case]}]}
+    db = tmp_path / 'results.db'
+    with sqlite3.connect(db) as conn:
+        conn.execute('CREATE TABLE sessions(uuid TEXT, session_start_unix REAL, '
+                     'session_end_unix REAL, json_blob TEXT, report_file TEXT)')
+        for n, session in enumerate((real, dry)):
+            conn.execute('INSERT INTO sessions VALUES(?, ?, ?, ?, ?)',
+                         (session['session_info']['uuid'], n, n, json.dumps(session), ''))
+    found = results.load(tmp_path)
+    run = found.runs.iloc[0]
+    assert len(found.runs) == 1 and run.session == 'real' and run.nodes == 1
+    assert (run.result, run.fail_phase, run.jobid) == ('fail', 'sanity', '42')
+    table = compare.compare(found)
+    assert table.status.tolist() == [compare.FAILED]
+    assert 'exited with code 1' in table.change.iloc[0]
+
+
+def test_empty_history(tmp_path):
+    assert results.load(tmp_path).empty
+    cli = [sys.executable, '-m', 'relionbench.cli']
+    for command in ('report', 'compare'):
+        done = subprocess.run([*cli, command, '--runs', str(tmp_path)], capture_output=True,
+                              text=True)
+        assert done.returncode == 1
+        assert done.stderr.strip() == (f'relionbench: no results in {tmp_path} (run the suite '
+                                       'first, or point --runs at its folder)')
+    write_perflog(tmp_path, [perflog_line('2026-11-20T01:00:00+00:00', '14.1')])
+    table = compare.compare(results.load(tmp_path))      # one run: nothing to compare with
+    assert set(table.status) == {compare.NEW} and compare.flagged(table).empty
+
+
+def test_compare_in_percent_and_fourier_shells(tmp_path):
+    lines = [perflog_line(f'2026-11-{day:02d}T01:00:00+00:00', '14.0') for day in range(1, 6)]
+    lines.append(perflog_line('2026-11-06T01:00:00+00:00', '21.0', resolution='28.8'))
+    write_perflog(tmp_path, lines)
+    table = compare.compare(results.load(tmp_path)).set_index('metric')
+    time, resolution = table.loc['total_seconds'], table.loc['class2d_resolution']
+    assert (time.change, time.tolerance, time.status) == ('+50.0 %', '10 %', compare.REGRESSED)
+    # 48 px x 3 A: 24 A is shell 6, 28.8 A shell 5
+    assert (resolution.change, resolution.status) == ('-1.00 shells', '')
+    assert time.runs == 5 and time.baseline == 14.0
+
+
+@pytest.fixture(scope='module')
+def simulated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('simulated')
+    simulate.write_perflogs(folder, 600, systems=('scarf',))
+    return folder
+
+
+def test_report_writes_tables_and_plots(simulated, tmp_path):
+    index = report.write(results.load(simulated), tmp_path / 'report', last=4)
+    page = index.read_text()
+    for text in ('Miniature on scarf', 'GPU scaling', 'CPU-optimised vs plain', 'History',
+                 'Refine3D_CtfRefine', 'FAILED', '✗'):
+        assert text in page
+    plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').iterdir())
+    assert 'scarf_Miniature.png' in plots and 'GPU-scaling_scarf_Miniature.png' in plots
+    assert all((tmp_path / 'report' / 'plots' / p).read_bytes()[:4] == b'\x89PNG' for p in plots)
+    table = (tmp_path / 'report' / 'csv' / 'scarf_Miniature_Class2D.csv').read_text()
+    assert table.splitlines()[0].count(',') == 4            # the latest 4 runs, one column each
+    assert '## Miniature on scarf' in (tmp_path / 'report' / 'tables.md').read_text()
+
+
+def test_gpu_scaling_and_cpu_tables(simulated):
+    found = results.load(simulated)
+    values = found.values.merge(found.runs[list(report.PLOT_COLUMNS)], on='run')
+    gpus = report.gpu_table(values[values.check == 'Miniature'])
+    assert sorted(gpus.GPUs.unique()) == [1, 2, 4, 8, 16]
+    first = gpus[gpus.GPUs == 1]
+    assert (first['speed-up'] == 1).all() and (first.efficiency == 1).all()
+    cpu = report.cpu_table(values[values.check == 'Miniature'])
+    assert (cpu['speed-up'] > 2).all()             # the simulated ALTCPU build is 2.5x
+
+
+def test_reframe_performance_compare_reads_the_same_database(tmp_path):
+    """ReFrame's own --performance-compare works on the suite's results database."""
+    import os
+
+    from conftest import REFRAME, ROOT
+    env = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
+           'RELIONBENCH_RUNS': str(tmp_path), 'TMPDIR': str(tmp_path)}
+    done = subprocess.run([str(REFRAME), '-C', str(ROOT / 'config' / 'settings.py'),
+                           '--list-stored-sessions'], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / 'results.db').exists()
