@@ -1,0 +1,129 @@
+"""Two real miniature runs, the second with a slowed-down RELION program: the report is
+written, compare flags the regression, and the alert reaches a webhook and an SMTP server
+served here on 127.0.0.1."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import reframe
+
+pytestmark = [pytest.mark.relion,
+              pytest.mark.skipif(not shutil.which('relion_run_motioncorr'),
+                                 reason='needs RELION')]
+
+STAGE = ['-n', '^Miniature.*MotionCorr/', '-r', '--system', 'local']
+
+
+class Hook(BaseHTTPRequestHandler):
+    posted = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        Hook.posted.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Mailbox:
+    messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        Mailbox.messages.append(envelope.content.decode())
+        return '250 OK'
+
+
+@pytest.fixture(scope='module')
+def two_runs(tmp_path_factory):
+    """A normal run of the MotionCorr stage, then one where the program sleeps 4 s first."""
+    runs = tmp_path_factory.mktemp('runs')
+    slow = tmp_path_factory.mktemp('slow')
+    wrapper = slow / 'relion_run_motioncorr'
+    wrapper.write_text(f'#!/bin/sh\nsleep 4\nexec {shutil.which("relion_run_motioncorr")} "$@"\n')
+    wrapper.chmod(0o755)
+    first = reframe(*STAGE, runs=runs)
+    assert first.returncode == 0, first.stdout[-3000:]
+    second = reframe(*STAGE, runs=runs, env={'PATH': f'{slow}:{os.environ["PATH"]}'})
+    assert second.returncode != 0 and 'FAILED' in second.stdout    # the time reference
+    return runs
+
+
+def relionbench(*args, env=None):
+    return subprocess.run([sys.executable, '-m', 'relionbench.cli', *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_report_after_two_runs(two_runs, tmp_path):
+    done = relionbench('report', '--runs', str(two_runs), '--out', str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / 'index.html').read_text()
+    assert 'Miniature on local' in page and 'FAILED (performance)' in page
+    assert (tmp_path / 'plots' / 'local_Miniature.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_slowdown_alerts_a_webhook_and_smtp(two_runs):
+    server = HTTPServer(('127.0.0.1', 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    mail = Controller(Mailbox(), hostname='127.0.0.1', port=8025 + os.getpid() % 1000)
+    mail.start()
+    try:
+        env = {'RELIONBENCH_WEBHOOK_URL': f'http://127.0.0.1:{server.server_port}/hooks/T0K3N',
+               'RELIONBENCH_SMTP_HOST': '127.0.0.1', 'RELIONBENCH_SMTP_PORT': str(mail.port),
+               'RELIONBENCH_SMTP_TO': 'facility@example.org'}
+        done = relionbench('compare', '--runs', str(two_runs), '--alert', env=env)
+    finally:
+        server.shutdown()
+        mail.stop()
+    assert done.returncode == 1                        # something regressed
+    lines = [line for line in done.stdout.splitlines() if 'motioncorr_seconds' in line]
+    assert len(lines) == 1 and 'REGRESSED' in lines[0]
+    assert 'alert: webhook delivered (HTTP 200)' in done.stderr
+    assert 'alert: email delivered to 1 recipient' in done.stderr
+    assert 'T0K3N' not in done.stdout + done.stderr
+    assert len(Hook.posted) == 1                       # one message per run
+    text = Hook.posted[0]['text']
+    assert 'Miniature %case=MotionCorr/cpu-plain/1x2 on local:default: motioncorr_seconds' \
+        in text                                        # the missed reference
+    assert 'Miniature MotionCorr/cpu-plain/1x2 on local: motioncorr_seconds' in text
+    assert 'REGRESSED' in text and ' s (+' in text     # the figure, in percent
+    assert len(Mailbox.messages) == 1 and 'motioncorr_seconds' in Mailbox.messages[0]
+
+
+def test_nightly_keeps_the_benchmark_result_when_the_alert_cannot_be_sent(tmp_path):
+    """scripts/nightly with a slow extraction and the webhook down: the report is written, the
+    alert is tried and reported, and the exit status stays reframe's."""
+    from conftest import ROOT
+    runs, slow = tmp_path / 'runs', tmp_path / 'slow'
+    (runs / 'tmp').mkdir(parents=True)
+    slow.mkdir()
+    (slow / 'relion_preprocess').write_text(
+        f'#!/bin/sh\nsleep 3\nexec {shutil.which("relion_preprocess")} "$@"\n')
+    (slow / 'relion_preprocess').chmod(0o755)
+    env = {**os.environ, 'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp'),
+           'RELIONBENCH_VENV': sys.prefix, 'PATH': f'{slow}:{os.environ["PATH"]}',
+           'RELIONBENCH_WEBHOOK_URL': 'http://127.0.0.1:9/hooks/S3CRET'}
+    done = subprocess.run([str(ROOT / 'scripts' / 'nightly'), 'local', '-n',
+                           '^Miniature.*Extract/'], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]   # reframe's
+    assert 'FAILED' in done.stdout and 'extract_seconds' in done.stdout
+    assert 'alert: webhook gave up after 3 attempts' in done.stderr
+    assert (runs / 'report' / 'index.html').exists() and (runs / 'results.db').exists()
+    assert 'S3CRET' not in done.stdout + done.stderr
+
+
+def test_gitlab_example_runs_the_nightly_script():
+    import yaml
+    from conftest import ROOT
+    pipeline = yaml.safe_load((ROOT / 'examples' / 'gitlab-ci.yml').read_text())
+    assert pipeline['nightly']['script'] == ['scripts/nightly scarf']
+    assert pipeline['nightly']['artifacts']['when'] == 'always'
