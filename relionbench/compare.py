@@ -45,10 +45,11 @@ def compare(results, history=5, session=None, system=None):
         if now is None:
             continue
         past = results.values[results.values.run.isin(before.run)]
-        baseline = past.groupby('metric').value.median()
+        baseline = past.groupby('metric').value.agg(['median', 'count'])
         for metric in now.itertuples():
-            rows.append({**label, **_change(metric, baseline.get(metric.metric), latest,
-                                             past[past.metric == metric.metric].value.count())})
+            median, count = (baseline.loc[metric.metric] if metric.metric in baseline.index
+                             else (None, 0))
+            rows.append({**label, **_change(metric, median, latest, int(count))})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -6,6 +6,8 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from reframe.utility.sanity import reference_bounds
+
 from relionbench import references
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU, PERFLOG_FIELDS
 
@@ -52,8 +54,8 @@ def write_perflogs(folder, records, systems=('scarf', 'pearl'), seed=0, fail_eve
             value = ref if exact else ref * rng.lognormvariate(0, 0.02)
             if timed and failed:
                 value *= 1.5
-            passed = (upper is None or value <= ref + abs(ref) * upper) and \
-                (lower is None or value >= ref + abs(ref) * lower)
+            low, high = reference_bounds(ref, lower, upper)
+            passed = low <= value <= high
             result = result if passed else 'fail'
             groups.append([name, f'{value:.6g}', unit, f'{ref:.6g}', str(lower), str(upper),
                            'pass' if passed else 'fail'])
