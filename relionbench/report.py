@@ -72,8 +72,8 @@ def _tables(runs, by_stage, overviews, out, last):
                    'colours': case_colours(check_runs.case).items()}
         markdown += [f'## {section["title"]}', '']
         for title, _, _ in OVERVIEWS:
-            table = overviews[system, check, title]
-            if not table.empty:
+            table = overviews.get((system, check, title))      # none: no run logged values
+            if table is not None and not table.empty:
                 section['plots'].append({'title': title, 'table': _html_table(table, False),
                                          'src': f'plots/{_slug(title, system, check)}.png'})
                 markdown += [f'### {title}', '', table.to_markdown(index=False), '']

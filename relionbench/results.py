@@ -2,7 +2,8 @@
 
 ``runs``: one row per test-case run (identity, result, layout, provenance);
 ``values``: one row per run and metric (value, unit, reference and its absolute band, result).
-Dry-run records are left out; failed runs are kept, with whatever values they logged.
+Dry-run records and skipped cases are left out; failed runs are kept, with whatever values
+they logged.
 """
 
 import csv
@@ -129,7 +130,7 @@ def session_records(report):
     for case in cases.values():
         values = [(key.split(':')[-1], *entry)
                   for key, entry in (case.get('perfvalues') or {}).items()]
-        if _dry(case['result'], values):
+        if case['result'] == 'skip' or _dry(case['result'], values):
             continue
         when = case.get('job_completion_time_unix') or info.get('time_end_unix')
         time = datetime.fromtimestamp(when, timezone.utc).isoformat() if when else None

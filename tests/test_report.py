@@ -70,8 +70,10 @@ def test_results_database_sessions(tmp_path):
             'perfvalues': {'local:default:total_seconds': [None, 14.0, None, 0.1, 's', None]}}
     fixture = {'display_name': 'MiniatureData', 'system': 'local', 'partition': 'default',
                'result': 'pass', 'uuid': 'u:0:1', 'perfvalues': {}}
+    skipped = {**case, 'display_name': 'Aldolase %case=Class2D/gpu/1gpu', 'result': 'skip',
+               'uuid': 'u:0:2', 'perfvalues': {}}
     real = {'session_info': {'uuid': 'real', 'cmdline': 'reframe -r', 'time_end_unix': 1.8e9},
-            'runs': [{'testcases': [case, fixture]}]}
+            'runs': [{'testcases': [case, fixture, skipped]}]}
     dry = {'session_info': {'uuid': 'dry', 'cmdline': 'reframe -r --dry-run'},
            'runs': [{'testcases': [case]}]}
     db = tmp_path / 'results.db'
@@ -88,6 +90,9 @@ def test_results_database_sessions(tmp_path):
     table = compare.compare(found)
     assert table.status.tolist() == [compare.FAILED]
     assert 'exited with code 1' in table.change.iloc[0]
+    # a check whose only run failed before logging a value still gets its table
+    page = report.write(found, tmp_path / 'report', workers=report.Workers(1)).read_text()
+    assert 'FAILED (sanity)' in page and 'Aldolase' not in page
 
 
 def test_empty_history(tmp_path):
