@@ -9,7 +9,12 @@ import os
 import shutil
 from pathlib import Path
 
-from relionbench.constants import PERFLOG_FIELDS, PERFVAR_FIELDS
+from relionbench.constants import (
+    FEAT_APPTAINER,
+    FEAT_SINGULARITY,
+    PERFLOG_FIELDS,
+    PERFVAR_FIELDS,
+)
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 RUNS = os.path.abspath(os.environ.get('RELIONBENCH_RUNS', CHECKOUT / 'relionbench-runs'))
@@ -34,7 +39,8 @@ def system(name, descr, hostnames, partitions):
 
 
 def slurm_partition(name, descr, features, extras, access=('--exclusive',), max_jobs=4):
-    """A Slurm partition launching MPI with srun; a ``gpu`` feature adds the GRES request."""
+    """A Slurm partition launching MPI with srun; a ``gpu`` feature adds the GRES request and
+    an ``apptainer`` or ``singularity`` feature the container runtime RELION runs in."""
     partition = {
         'name': name,
         'descr': descr,
@@ -43,7 +49,8 @@ def slurm_partition(name, descr, features, extras, access=('--exclusive',), max_
         'access': list(access),
         'environs': ['relion'],
         'features': list(features),
-        'container_platforms': [{'type': 'Singularity'}],
+        'container_platforms': [{'type': kind.capitalize()} for kind in
+                                (FEAT_APPTAINER, FEAT_SINGULARITY) if kind in features],
         'max_jobs': max_jobs,
         'extras': extras,
     }

@@ -9,6 +9,7 @@ warning, and reports per-step time and memory plus the science metrics against
 
 import functools
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import reframe as rfm
 import reframe.utility.sanity as sn
 from reframe.core.backends import getlauncher
 from reframe.core.builtins import run_after, run_before, sanity_function, variable
+from reframe.core.containers import ContainerPlatform
 from reframe.core.exceptions import SanityError
 
 from relionbench import (
@@ -31,11 +33,14 @@ from relionbench import (
 from relionbench.constants import (
     ENV_RELION,
     GPU,
+    IMAGES,
+    NATIVE,
     STEPS_DIR,
     VARIANT_FEATURES,
     X_DATA_ROOT,
     X_GPU_THREADS,
     X_GPUS,
+    X_IMAGE_DIR,
     X_MAX_NODES,
     X_SCRATCH,
 )
@@ -58,10 +63,14 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     #: replaces the reference file's (default 2)
     resolution_shells = variable(int, type(None), value=None)
 
+    #: Container image RELION runs in, on a partition with a container runtime: a file or a
+    #: URI (docker://...); default ``<partition extras image_dir>/<IMAGES[variant]>``;
+    #: 'native' runs RELION from PATH or modules (logged: the image used, '' for native)
+    container_image = variable(str, value='')
+
     #: Provenance, logged with every performance record
     relion_version = variable(str, value=provenance.UNKNOWN)
     relion_build = variable(str, value=provenance.UNKNOWN)
-    container_image = variable(str, value='')
     container_sha256 = variable(str, value='')
     suite_commit = variable(str, value=provenance.UNKNOWN)
     dataset_id = variable(str, value='')
@@ -119,6 +128,50 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             self.env_vars['RB_SCRATCH'] = self.scratch
 
     @run_after('setup')
+    def choose_image(self):
+        """The image RELION runs in ('' for native), checked to exist unless a dry run."""
+        image_dir = self.current_partition.extras.get(X_IMAGE_DIR, '')
+        image = self.container_image or (
+            f'{image_dir}/{IMAGES[self.case.variant]}' if image_dir else '')
+        if image == NATIVE or not self.current_partition.container_runtime:
+            image = ''
+        self.container_image = image
+        if not image or '://' in image:
+            return
+        self.container_sha256 = provenance.image_sha256(image)
+        if not self.container_sha256 and not self.is_dry_run():
+            recipe = IMAGES[self.case.variant].removesuffix('.sif')
+            self.skip(f'container image {image} not found: build it with "relionbench '
+                      f'containers build {recipe} --out {image_dir or "DIR"}", name another '
+                      f'with -S container_image=PATH, or run natively with '
+                      f'-S container_image={NATIVE}')
+
+    def container_exec(self):
+        """A function wrapping a RELION command line in the partition's container runtime
+        (ReFrame's container platform): dataset, stage and scratch folders bound at the same
+        paths, ``--nv`` for the GPU variant."""
+        binds = {str(self.dataset), str(Path(self.dataset).resolve()), self.stagedir}
+        mounts = [(_in_double_quotes(p), _in_double_quotes(p)) for p in sorted(binds)]
+        if self.scratch:
+            mounts.append(('$RB_SCRATCH', '$RB_SCRATCH'))
+        platform = ContainerPlatform.create(self.current_partition.container_runtime)
+        platform.image = shlex.quote(self.container_image)
+        platform.mount_points = mounts
+        platform.mount_stagedir = None
+        platform.workdir = shlex.quote(self.stagedir)
+        platform.with_cuda = self.case.variant == GPU
+        platform.options = list(self.container_platform.options)
+        environ = self.current_partition.container_environs.get(platform.name)
+        if environ:
+            self.modules += list(environ.modules)
+            self.env_vars.update(dict(environ.env_vars))
+
+        def wrap(command):
+            platform.command = command
+            return platform.launch_command(self.stagedir)
+        return wrap
+
+    @run_after('setup')
     def set_reference(self):
         system = self.current_system.name
         entry = references.find(_references(system), self.stage.workflow, self.stage.name,
@@ -139,6 +192,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.job.launcher = getlauncher('local')()
         self.prerun_cmds = jobscript.stage_lines(
             self.stage, self.case.variant, self.layout, self.dataset, launcher,
+            wrap=self.container_exec() if self.container_image else None,
             scratch=bool(self.scratch))
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
         self.keep_files = [STEPS_DIR]
@@ -185,6 +239,11 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.perf_variables = {
             name: sn.make_performance_function(_value(values, name), metrics.describe(name)[0])
             for name in values}
+
+
+def _in_double_quotes(text):
+    """``text`` safe inside "...": ReFrame writes bind paths between double quotes."""
+    return re.sub(r'(["$`\\])', r'\\\1', str(text))
 
 
 @sn.deferrable

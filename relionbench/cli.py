@@ -135,6 +135,110 @@ def _alert(found, table, system):
         print(f'alert: {outcome.channel} {outcome.detail}', file=sys.stderr)
 
 
+def _recipes(args):
+    """The recipes named on the command line (all by default), or a one-line error (None)."""
+    from relionbench import containers
+    try:
+        return containers.recipes(args.names)
+    except (OSError, ValueError) as err:
+        print(f'relionbench containers: {err}', file=sys.stderr)
+        return None
+
+
+def cmd_containers_list(args):
+    import pandas as pd
+    found = _recipes(args)
+    if found is None:
+        return 1
+    print(pd.DataFrame([{'recipe': d.name, 'backend': d.backend, 'RELION': d.version,
+                         'base image': d.base, 'image': d.image} for d in found])
+          .to_string(index=False))
+    return 0
+
+
+def cmd_containers_check(args):
+    from relionbench import containers
+    found = _recipes(args)
+    if found is None:
+        return 1
+    failed = 0
+    for definition in found:
+        problems = containers.problems(definition)
+        failed += bool(problems)
+        print(f'{definition.path.name}: ' + ('ok' if not problems else 'FAILED'))
+        for problem in problems:
+            print(f'  {problem}')
+    return 1 if failed else 0
+
+
+def cmd_containers_render(args):
+    from relionbench import containers
+    found = _recipes(args)
+    if found is None:
+        return 1
+    failed = 0
+    for definition in found:
+        path, problems = containers.render(definition, args.out)
+        failed += bool(problems)
+        print(f'{path}' + (': does not re-parse' if problems else ''))
+        for problem in problems:
+            print(f'  {problem}')
+    return 1 if failed else 0
+
+
+def cmd_containers_build(args):
+    import shlex
+
+    from relionbench import containers
+    found = _recipes(args)
+    if found is None:
+        return 1
+    program = containers.runtime()
+    if program is None:
+        print('relionbench containers build: neither apptainer nor singularity is in PATH; '
+              'install Apptainer >= 1.2 or SingularityCE >= 4 (for --build-arg) and run:',
+              file=sys.stderr)
+        for definition in found:
+            print(shlex.join(containers.build_command(definition, args.out, args.build_arg)))
+        return 2
+    for definition in found:
+        status = containers.build(definition, args.out, args.build_arg, program)
+        if status:
+            print(f'relionbench containers build: {definition.name} failed (exit status '
+                  f'{status})', file=sys.stderr)
+            return status
+    return 0
+
+
+def _containers_parser(sub):
+    from relionbench import containers
+    con = sub.add_parser('containers', help='the RELION container recipes in containers/')
+    con_sub = con.add_subparsers(dest='containers_command', required=True)
+    commands = {
+        'list': (cmd_containers_list, 'list the recipes'),
+        'check': (cmd_containers_check, 'validate sections, labels and build flags '
+                  '(exit status 1 on a problem)'),
+        'render': (cmd_containers_render, 'write the Docker equivalent of each recipe'),
+        'build': (cmd_containers_build, 'build the images with apptainer or singularity '
+                  '(exit status 2 when neither is installed)'),
+    }
+    for name, (func, help_text) in commands.items():
+        command = con_sub.add_parser(name, help=help_text)
+        command.add_argument('names', nargs='*', metavar='RECIPE',
+                             help=f'recipe name, e.g. relion-cuda or cuda (default: all in '
+                             f'{containers.RECIPES})')
+        command.set_defaults(func=func)
+        if name == 'render':
+            command.add_argument('--out', default='dockerfiles',
+                                 help='folder to write (default: dockerfiles/)')
+        if name == 'build':
+            command.add_argument('--out', default='images',
+                                 help='folder for the .sif images (default: images/)')
+            command.add_argument('--build-arg', action='append', default=[],
+                                 metavar='NAME=VALUE',
+                                 help=f'e.g. {containers.VERSION_ARG}=5.0.1 (repeatable)')
+
+
 def _results_options(parser):
     parser.add_argument('--runs', help='the suite\'s results folder (default: $RELIONBENCH_RUNS '
                         'or relionbench-runs/ in the checkout)')
@@ -172,6 +276,7 @@ def main(argv=None):
                      help='post missed references and regressions of the newest session to '
                      'the webhook / email set in the environment')
     cmp.set_defaults(func=cmd_compare)
+    _containers_parser(sub)
     mini = sub.add_parser('mini', help='the synthetic miniature dataset')
     mini_sub = mini.add_subparsers(dest='mini_command', required=True)
     gen = mini_sub.add_parser('generate', help='simulate the data and prepare every stage input')

@@ -33,6 +33,14 @@ VARIANT_FEATURES = {
     CPU_PLAIN: f'+{FEAT_CPU}',
 }
 
+# Container image (in the partition's image_dir) each variant runs in: containers/<name>.def
+IMAGES = {
+    GPU: 'relion-cuda.sif',
+    CPU_ALTCPU: 'relion-avx512-intel.sif',
+    CPU_PLAIN: 'relion-gnu.sif',
+}
+NATIVE = 'native'                   # container_image value: RELION from PATH or modules
+
 # Folder inside the stage directory that receives every RELION output
 OUT = 'Bench'
 # Folder inside the stage directory with per-step logs and records

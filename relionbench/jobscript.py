@@ -67,34 +67,37 @@ def relion_args(step, variant, layout, scratch=False):
     return args
 
 
-def step_line(index, step, variant, layout, launcher='', relion_prefix=(), scratch=False):
-    """``rb_step`` line of one step; MPI steps go through the launcher, one probe per rank."""
+def step_line(index, step, variant, layout, launcher='', wrap=None, scratch=False):
+    """``rb_step`` line of one step; MPI steps go through the launcher, one probe per rank,
+    and RELION programs through ``wrap`` (the container's exec command) when given."""
     probe = [sys.executable, MEASURE, f'{STEPS_DIR}/{index}_{step.label}.rss', '--']
-    prefix = () if step.python else relion_prefix
-    command = q([*probe, *prefix, *relion_args(step, variant, layout, scratch)])
+    program = q(relion_args(step, variant, layout, scratch))
+    if wrap and not step.python:
+        program = wrap(program)
+    command = f'{q(probe)} {program}'
     if step.mpi and launcher:
         command = f'{launcher} {command}'
     return f'rb_step {index} {step.label} {command}'
 
 
-def prepare_lines(stage, dataset_dir, relion_prefix=(), scratch=False):
+def prepare_lines(stage, dataset_dir, wrap=None, scratch=False):
     """Link the dataset in (never over the job's own files), create output folders, record the
     RELION build."""
     dirs = sorted({d for s in stage.steps for d in s.output_dirs()} | {OUT, STEPS_DIR})
+    version = q(['relion_refine', '--version'])
     return [*(['mkdir -p "$RB_SCRATCH"'] if scratch else []),
         RB_STEP,
         f'rm -rf {STEPS_DIR} {OUT} && mkdir -p {q(dirs)}',
         f'for f in {shlex.quote(str(dataset_dir))}/*; do [ -e "${{f##*/}}" ] || ln -s "$f" .; done',
-        f'{q([*relion_prefix, "relion_refine", "--version"])} >{STEPS_DIR}/relion_version.txt 2>&1'
+        f'{wrap(version) if wrap else version} >{STEPS_DIR}/relion_version.txt 2>&1'
         f' || echo "[relionbench] relion_refine not found" >&2',
     ]
 
 
-def stage_lines(stage, variant, layout, dataset_dir, launcher='', relion_prefix=(),
-                scratch=False):
+def stage_lines(stage, variant, layout, dataset_dir, launcher='', wrap=None, scratch=False):
     """All commands before the final completion marker."""
-    return prepare_lines(stage, dataset_dir, relion_prefix, scratch) + [
-        step_line(i, s, variant, layout, launcher, relion_prefix, scratch)
+    return prepare_lines(stage, dataset_dir, wrap, scratch) + [
+        step_line(i, s, variant, layout, launcher, wrap, scratch)
         for i, s in enumerate(stage.steps)]
 
 

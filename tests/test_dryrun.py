@@ -68,3 +68,63 @@ def test_polish_runs_two_tasks_and_gets_no_accelerator_flag(scripts):
     assert '#SBATCH --ntasks=2\n' in script and not re.search(r'--cpu\b(?!s)', script)
     pearl = scripts[('pearl', 'Aldolase Polish/gpu/4gpu')]
     assert '--gpu' not in pearl
+
+
+def test_scarf_runs_relion_in_the_partition_image_launched_from_the_host(scripts):
+    script = scripts[('scarf', 'Aldolase Class2D/cpu-altcpu/23x4')]
+    stage = re.search(r'--pwd (\S+) ', script).group(1)
+    data = '/work3/projects/sciml/relion/empiar-10338'
+    image = '/work3/projects/sciml/relion/images/relion-avx512-intel.sif'
+    exec_ = f'singularity exec -B"{stage}:{stage}" -B"{data}:{data}" --pwd {stage} {image}'
+    assert re.search(rf'rb_step 0 class2d srun \S+ \S+measure.py \S+ -- {re.escape(exec_)} '
+                     r'relion_refine_mpi .* --cpu --j 4', script)
+    assert f'{exec_} relion_refine --version >rb_steps/relion_version.txt' in script
+    assert '--nv' not in script
+    plain = scripts[('scarf', 'Aldolase Class2D/cpu-plain/23x4')]
+    assert '/images/relion-gnu.sif relion_refine_mpi' in plain
+
+
+def test_pearl_gpu_runs_get_nv_and_scratch_bound(scripts):
+    script = scripts[('pearl', 'Aldolase Class3D/gpu/4gpu')]
+    assert re.search(r'rb_step 0 class3d srun .* -- apptainer exec -B"\S+" -B"\S+" '
+                     r'-B"\$RB_SCRATCH:\$RB_SCRATCH" --nv --pwd \S+ '
+                     r'/mnt/beegfs/work/stfc/relion-data/images/relion-cuda.sif '
+                     r'relion_refine_mpi .* --gpu --j 2', script)
+
+
+def test_local_runs_are_native(scripts, runs):
+    result = reframe('--dry-run', '-n', '^Miniature.*Class2D/', runs=runs)
+    assert result.returncode == 0, result.stdout + result.stderr
+    script = next((runs / 'stage').glob('*/*/relion/Miniature_*/rfm_job.sh')).read_text()
+    assert re.search(r'rb_step 0 class2d \S+ \S+measure.py \S+ -- relion_refine --o', script)
+
+
+@pytest.mark.parametrize('image,expected', [
+    ('native', None),
+    ('/images dir/$HOME relion.sif', "--pwd \\S+ '/images dir/\\$HOME relion.sif' relion_refine"),
+    ('docker://example.org/relion:3.1.2', r'--pwd \S+ docker://example.org/relion:3.1.2 '),
+])
+def test_image_chosen_with_a_setting(runs, image, expected):
+    result = reframe('--dry-run', '--system', 'scarf', '-n', '^Aldolase.*Class2D/cpu-altcpu',
+                     '-S', f'container_image={image}', runs=runs)
+    assert result.returncode == 0, result.stdout + result.stderr
+    script = next((runs / 'stage').glob('scarf/cpu/relion/Aldolase_*/rfm_job.sh')).read_text()
+    if expected is None:
+        assert 'singularity' not in script
+        assert re.search(r'rb_step 0 class2d srun \S+ \S+ \S+ -- relion_refine_mpi', script)
+    else:
+        assert re.search(expected, script), script
+
+
+def test_missing_image_skips_with_build_instructions(runs, tmp_path):
+    """A real run (not dry) on scarf stops in setup, before Slurm is asked for anything."""
+    data = tmp_path / 'aldolase'
+    (data / 'Extract' / 'job024').mkdir(parents=True)
+    (data / 'Extract' / 'job024' / 'particles.star').write_text('data_\n')
+    result = reframe('-r', '--system', 'scarf', '-n', '^Aldolase.*Class2D/cpu-altcpu',
+                     '-S', f'dataset_dir={data}', runs=runs)
+    out = result.stdout
+    assert result.returncode == 0 and 'SKIP' in out, out + result.stderr
+    assert ('container image /work3/projects/sciml/relion/images/relion-avx512-intel.sif not '
+            'found: build it with "relionbench containers build relion-avx512-intel --out '
+            '/work3/projects/sciml/relion/images"') in out

@@ -10,7 +10,7 @@ from relionbench import constants as c
 DATA = '/mnt/beegfs/work/stfc/relion-data'
 
 system = system('pearl', 'PEARL (2 x DGX-2)', [r'pearl'], [
-    slurm_partition('dgx2', 'DGX-2 nodes, 16 x V100', [c.FEAT_GPU, c.FEAT_SINGULARITY],
+    slurm_partition('dgx2', 'DGX-2 nodes, 16 x V100', [c.FEAT_GPU, c.FEAT_APPTAINER],
                     {c.X_CORES: 96, c.X_GPUS: 16, c.X_MAX_NODES: 2, c.X_MEM_GB: 1536,
                      c.X_GPU_THREADS: 2, c.X_DATA_ROOT: DATA, c.X_IMAGE_DIR: f'{DATA}/images',
                      c.X_SCRATCH: '/raid/scratch/$SLURM_JOB_ID'},
