@@ -2,11 +2,13 @@
 
 Everything ReFrame writes (stage and output folders, perflogs, run reports, processor
 topology, the results database) goes under one folder: ``$RELIONBENCH_RUNS``, by default
-``relionbench-runs/`` in this checkout, never ``~/.reframe``.
+``relionbench-runs/`` in this checkout, never ``~/.reframe``. Stage and output folders
+have one sub-folder per session (``<date>T<time>-<pid>``).
 """
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from relionbench.constants import (
@@ -18,7 +20,13 @@ from relionbench.constants import (
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 RUNS = os.path.abspath(os.environ.get('RELIONBENCH_RUNS', CHECKOUT / 'relionbench-runs'))
+if any(c in RUNS for c in '$`'):
+    # ReFrame expands variables and runs $(...) and `...` in its report and database paths
+    raise ValueError(f'RELIONBENCH_RUNS={RUNS!r}: choose a folder without "$" or "`" '
+                     '(ReFrame would expand them, and run commands in them)')
 os.makedirs(RUNS, exist_ok=True)
+SESSION = f'{time.strftime("%Y%m%dT%H%M%S")}-{os.getpid()}'
+"""Stage and output folders are per session: two suite runs at once never share a folder."""
 
 
 def modules_system():
@@ -34,6 +42,8 @@ def system(name, descr, hostnames, partitions):
         'hostnames': hostnames,
         'modules_system': modules_system(),
         'prefix': RUNS,
+        'stagedir': f'{RUNS}/stage/{SESSION}',
+        'outputdir': f'{RUNS}/output/{SESSION}',
         'partitions': partitions,
     }
 

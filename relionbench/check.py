@@ -19,6 +19,7 @@ from reframe.core.backends import getlauncher
 from reframe.core.builtins import run_after, run_before, sanity_function, variable
 from reframe.core.containers import ContainerPlatform
 from reframe.core.exceptions import SanityError
+from reframe.core.logging import getlogger
 
 from relionbench import (
     datasets,
@@ -31,6 +32,7 @@ from relionbench import (
     tuning,
 )
 from relionbench.constants import (
+    CPU_PLAIN,
     ENV_RELION,
     GPU,
     IMAGES,
@@ -38,6 +40,7 @@ from relionbench.constants import (
     STEPS_DIR,
     VARIANT_FEATURES,
     X_DATA_ROOT,
+    X_GPU_EMULATED,
     X_GPU_THREADS,
     X_GPUS,
     X_IMAGE_DIR,
@@ -182,16 +185,25 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             overrides = {key: value for key, value in given.items() if value is not None}
             self.reference = references.reframe_reference(entry, overrides)
             self.reference_source = entry.source
+        elif not self.is_dry_run():
+            getlogger().warning(f'{self.display_name}: no reference for {system} in '
+                                f'reference/{system}.yaml: values are recorded, not judged')
 
     @run_before('run')
     def write_steps(self):
         """Each MPI step gets the partition's launcher; the job itself runs locally."""
         for attr in ('num_tasks', 'num_tasks_per_node'):    # ReFrame copies these only later
             setattr(self.job, attr, getattr(self, attr))
+        if self.job.launcher.registered_name == 'srun':
+            # a dead rank ends the step instead of leaving the leader waiting forever
+            self.job.launcher.options += ['--kill-on-bad-exit=1']
         launcher = self.job.launcher.run_command(self.job)
         self.job.launcher = getlauncher('local')()
+        variant = self.case.variant
+        if variant == GPU and self.current_partition.extras.get(X_GPU_EMULATED):
+            variant = CPU_PLAIN             # the GPU layout and GRES, RELION on the CPU
         self.prerun_cmds = jobscript.stage_lines(
-            self.stage, self.case.variant, self.layout, self.dataset, launcher,
+            self.stage, variant, self.layout, self.dataset, launcher,
             wrap=self.container_exec() if self.container_image else None,
             scratch=bool(self.scratch))
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
@@ -205,7 +217,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             record = done.get(index)
             log = f'{STEPS_DIR}/{index}_{step.label}.log'
             if record is None:
-                raise SanityError(f'step {index} {step.label} ({step.program}) did not run')
+                ended = self.job_ended_early()
+                raise SanityError(f'step {index} {step.label} ({step.program}) '
+                                  + (f'was running when {ended}' if ended else 'did not run'))
             if record.exit_code != 0:
                 raise SanityError(f'step {index} {step.label} ({step.program}) exited with '
                                   f'code {record.exit_code}; see {log}')
@@ -218,6 +232,17 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                     raise SanityError(f'step {index} {step.label}: {problem}')
         return sn.assert_found(re.escape(records.DONE), self.stdout,
                                msg='the job script did not reach its end')
+
+    def job_ended_early(self):
+        """How the scheduler ended the job before its end ('' when it did not say)."""
+        state = (self.job.state or '').split(',')[0]
+        if state == 'TIMEOUT':
+            return f'job {self.job.jobid} reached its time limit ({self.time_limit})'
+        if state in ('CANCELLED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'DEADLINE',
+                     'BOOT_FAIL'):
+            return f'job {self.job.jobid} ended {state}' + (
+                ' (scancel or an administrator)' if state == 'CANCELLED' else '')
+        return ''
 
     @run_before('sanity')
     def read_provenance(self):

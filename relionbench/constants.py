@@ -19,6 +19,7 @@ X_DATA_ROOT = 'data_root'           # folder holding the datasets (one sub-folde
 X_SCRATCH = 'scratch_root'          # node-local scratch for --scratch_dir ('' for none)
 X_IMAGE_DIR = 'image_dir'           # folder of RELION container images
 X_GPU_THREADS = 'gpu_threads_per_rank'
+X_GPU_EMULATED = 'gpu_emulated'      # fake GPUs (CI): the gpu variant runs RELION on the CPU
 
 # Accelerator variants
 GPU = 'gpu'

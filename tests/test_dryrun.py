@@ -16,7 +16,7 @@ def scripts(tmp_path_factory):
         assert result.returncode == 0, result.stdout + result.stderr
         for name, case, digest in re.findall(r'DRY\s*\S* \] (\w+) %case=(\S+) /(\w+)',
                                              result.stdout):
-            path = next((runs / 'stage' / system).glob(f'*/relion/{name}_{digest}/rfm_job.sh'))
+            path = next(runs.glob(f'stage/*/{system}/*/relion/{name}_{digest}/rfm_job.sh'))
             found[(system, f'{name} {case}')] = path.read_text()
     return found
 
@@ -95,7 +95,7 @@ def test_pearl_gpu_runs_get_nv_and_scratch_bound(scripts):
 def test_local_runs_are_native(scripts, runs):
     result = reframe('--dry-run', '-n', '^Miniature.*Class2D/', runs=runs)
     assert result.returncode == 0, result.stdout + result.stderr
-    script = next((runs / 'stage').glob('*/*/relion/Miniature_*/rfm_job.sh')).read_text()
+    script = next(runs.glob('stage/*/*/*/relion/Miniature_*/rfm_job.sh')).read_text()
     assert re.search(r'rb_step 0 class2d \S+ \S+measure.py \S+ -- relion_refine --o', script)
 
 
@@ -108,7 +108,7 @@ def test_image_chosen_with_a_setting(runs, image, expected):
     result = reframe('--dry-run', '--system', 'scarf', '-n', '^Aldolase.*Class2D/cpu-altcpu',
                      '-S', f'container_image={image}', runs=runs)
     assert result.returncode == 0, result.stdout + result.stderr
-    script = next((runs / 'stage').glob('scarf/cpu/relion/Aldolase_*/rfm_job.sh')).read_text()
+    script = next(runs.glob('stage/*/scarf/cpu/relion/Aldolase_*/rfm_job.sh')).read_text()
     if expected is None:
         assert 'singularity' not in script
         assert re.search(r'rb_step 0 class2d srun \S+ \S+ \S+ -- relion_refine_mpi', script)

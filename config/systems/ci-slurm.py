@@ -1,0 +1,47 @@
+"""The Slurm pseudo-cluster of scripts/slurm-pseudo-cluster: one node on 127.0.0.1.
+
+Never chosen by hostname: select it with ``--system ci-slurm``. Partition ``cpu`` launches
+MPI with srun (PMIx), ``cpu-mpirun`` with mpirun inside the same Slurm partition, and
+``gpu`` requests the fake GPU GRES and runs RELION on the CPU (no ``--gpu``).
+"""
+
+from common import RUNS, relion_environment, system
+
+from relionbench import constants as c
+
+ROOT_MPI = [    # the pseudo-cluster runs jobs as root; Open MPI refuses root unless told
+    ['OMPI_ALLOW_RUN_AS_ROOT', '1'],
+    ['OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', '1'],
+    ['OMPI_MCA_rmaps_base_oversubscribe', '1'],
+]
+EXTRAS = {c.X_CORES: 8, c.X_GPUS: 0, c.X_MAX_NODES: 1, c.X_MEM_GB: 16,
+          c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: ''}
+
+
+def partition(name, descr, slurm_partition, launcher, features, **extras):
+    entry = {
+        'name': name,
+        'descr': descr,
+        'scheduler': 'slurm',
+        'launcher': launcher,
+        'access': [f'--partition={slurm_partition}'],
+        'environs': ['relion'],
+        'features': features,
+        'max_jobs': 2,
+        'env_vars': ROOT_MPI,
+        'extras': {**EXTRAS, **extras},
+    }
+    if c.FEAT_GPU in features:
+        entry['resources'] = [{'name': 'gpu', 'options': ['--gres=gpu:{num_gpus_per_node}']}]
+    return entry
+
+
+system = system('ci-slurm', 'Slurm pseudo-cluster (scripts/slurm-pseudo-cluster)', [], [
+    partition('cpu', 'Slurm partition cpu, MPI through srun', 'cpu', 'srun', [c.FEAT_CPU]),
+    partition('cpu-mpirun', 'Slurm partition cpu, MPI through mpirun', 'cpu', 'mpirun',
+              [c.FEAT_CPU]),
+    partition('gpu', 'Slurm partition gpu: fake GPUs, RELION on the CPU', 'gpu', 'srun',
+              [c.FEAT_GPU], **{c.X_GPUS: 4, c.X_GPU_EMULATED: True}),
+])
+
+environments = [relion_environment(['ci-slurm'])]

@@ -1,0 +1,242 @@
+"""The scheduler path and the fault matrix (README "Faults"): real ReFrame runs of miniature
+stages through the Slurm pseudo-cluster (``scripts/slurm-pseudo-cluster up``), or locally
+where a fault needs this machine's references. Faults are injected with stand-ins for a
+RELION program placed first in PATH: the jobs inherit the submitting environment."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import mrcfile
+import numpy as np
+import pytest
+from conftest import ROOT, reframe
+
+CLUSTER = ROOT / 'scripts' / 'slurm-pseudo-cluster'
+
+
+def _cluster_up():
+    return subprocess.run([str(CLUSTER), 'status'], capture_output=True).returncode == 0
+
+
+relion = pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')
+slurm = pytest.mark.skipif(not _cluster_up(), reason='needs scripts/slurm-pseudo-cluster up')
+pytestmark = [pytest.mark.relion, relion]
+
+MOTIONCORR = ['-n', '^Miniature.*MotionCorr/cpu-plain']
+REFINE = ['-n', '^Miniature.*Refine3D_Local/cpu-plain']
+
+
+def stand_in(folder, program, body):
+    """An executable ``program`` in ``folder`` running ``body`` (sh; $REAL is the real one)
+    in a check's stage folder, and the real program elsewhere (the data generation)."""
+    folder.mkdir(exist_ok=True)
+    path = folder / program
+    real = shutil.which(program)
+    path.write_text(f'#!/bin/sh\nREAL={real}\n[ -d rb_steps ] || exec "$REAL" "$@"\n{body}\n')
+    path.chmod(0o755)
+    return folder
+
+
+def run(*args, runs, fakes=None, system='ci-slurm:cpu', timeout=600):
+    env = {'PATH': f'{fakes}:{os.environ["PATH"]}'} if fakes else None
+    return reframe('-r', '--system', system, *args, runs=runs, env=env, timeout=timeout)
+
+
+def failed(result, message):
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert 'FAILED' in result.stdout and 'PASSED ] Ran' not in result.stdout
+    assert message in result.stdout, result.stdout[-3000:]
+
+
+def perflog(runs, system, partition):
+    return '\n'.join(p.read_text() for p in (runs / 'perflogs' / system / partition).glob('*.log*'))
+
+
+@pytest.fixture(scope='module')
+def generated(tmp_path_factory):
+    """A miniature dataset generated once, to copy for the faults that alter it."""
+    out = tmp_path_factory.mktemp('mini')
+    subprocess.run([sys.executable, '-m', 'relionbench.cli', 'mini', 'generate', '--out',
+                    str(out)], check=True, capture_output=True)
+    return out
+
+
+# -- the scheduler path ------------------------------------------------------------------
+
+@slurm
+def test_stages_pass_through_slurm_on_every_partition(runs):
+    """Class2D on cpu (srun), cpu-mpirun and gpu (GRES, RELION on the CPU); Refine3D with
+    3 MPI ranks through srun and through mpirun. No reference: recorded as such."""
+    result = run('-n', '^Miniature.*(Class2D/|Refine3D_Local/cpu)', runs=runs,
+                 system='ci-slurm')
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert 'Ran 6/6 test case(s)' in result.stdout
+    gpu_job = next(runs.glob('output/*/ci-slurm/gpu/relion/Miniature_*/rfm_job.sh')).read_text()
+    assert '#SBATCH --partition=gpu\n' in gpu_job and '#SBATCH --gres=gpu:1\n' in gpu_job
+    assert '--gpu' not in gpu_job
+    srun = perflog(runs, 'ci-slurm', 'cpu')
+    assert re.search(r'\|Refine3D_Local/cpu-plain/3x1\|3\|1\|.*\|no reference\|\d+\|', srun)
+    assert 'no reference for ci-slurm' in result.stdout
+    refine = next(runs.glob('output/*/ci-slurm/cpu/relion/Miniature_*/rb_steps/0_refine.log'))
+    assert 'srun --kill-on-bad-exit=1' in (refine.parent.parent / 'rfm_job.sh').read_text()
+
+
+# -- the fault matrix --------------------------------------------------------------------
+
+@slurm
+def test_a_step_exiting_non_zero_fails_and_is_named(runs, tmp_path):
+    fakes = stand_in(tmp_path / 'bin', 'relion_run_motioncorr', 'echo broken >&2; exit 3')
+    result = run(*MOTIONCORR, runs=runs, fakes=fakes)
+    failed(result, 'step 0 motioncorr (relion_run_motioncorr) exited with code 3')
+
+
+@slurm
+@pytest.mark.parametrize('partition', ['cpu', 'cpu-mpirun'])
+def test_a_dead_mpi_rank_ends_the_step_instead_of_hanging(runs, tmp_path, partition):
+    """Rank 1 is killed; the others would wait for it forever (seed 003, known problems)."""
+    fakes = stand_in(tmp_path / 'bin', 'relion_refine_mpi',
+                     'rank=${PMIX_RANK:-${OMPI_COMM_WORLD_RANK:-0}}\n'
+                     '[ "$rank" = 1 ] && kill -9 $$\nexec sleep 600')
+    start = time.monotonic()
+    result = run(*REFINE, runs=runs, fakes=fakes, system=f'ci-slurm:{partition}')
+    failed(result, 'step 0 refine (relion_refine_mpi) exited with code')
+    assert time.monotonic() - start < 120
+
+
+@slurm
+def test_a_hanging_step_is_ended_by_the_time_limit(runs, tmp_path):
+    fakes = stand_in(tmp_path / 'bin', 'relion_run_motioncorr', 'exec sleep 600')
+    result = run(*MOTIONCORR, '-S', 'Miniature.time_limit=1m', runs=runs, fakes=fakes)
+    failed(result, 'step 0 motioncorr (relion_run_motioncorr) was running when job')
+    assert 'reached its time limit (60' in result.stdout
+    jobs = subprocess.run(['squeue', '-h', '-o', '%i'], capture_output=True, text=True)
+    assert jobs.stdout.strip() == ''
+
+
+@slurm
+@pytest.mark.parametrize('program,output,stage', [
+    ('relion_run_motioncorr', 'Bench/MotionCorr/corrected_micrographs.star', MOTIONCORR),
+    ('relion_refine', 'Bench/Class2D/run_it003_classes.mrcs',
+     ['-n', '^Miniature.*Class2D/cpu-plain']),
+])
+def test_a_truncated_output_fails_sanity_naming_the_file(runs, tmp_path, program, output, stage):
+    fakes = stand_in(tmp_path / 'bin', program,
+                     f'"$REAL" "$@" || exit\nhead -c 100 {output} >t && mv t {output}')
+    result = run(*stage, runs=runs, fakes=fakes)
+    failed(result, output)
+
+
+@slurm
+def test_an_unknown_option_warning_fails(runs, tmp_path):
+    fakes = stand_in(tmp_path / 'bin', 'relion_run_motioncorr',
+                     'exec "$REAL" "$@" --no_such_option 1')
+    result = run(*MOTIONCORR, runs=runs, fakes=fakes)
+    failed(result, '--no_such_option')
+
+
+@slurm
+def test_an_absent_dataset_is_skipped_with_fetch_instructions(runs, tmp_path):
+    result = run('-n', '^Ribosome.*Class2D/cpu-plain', '-S', f'dataset_dir={tmp_path}/none',
+                 runs=runs)
+    assert result.returncode == 0 and '1 skipped' in result.stdout
+    assert 'scripts/fetch-dataset relion-benchmark --dest' in result.stdout
+
+
+def test_a_slower_relion_fails_performance(runs, tmp_path):
+    """Every relion_refine call takes 50 % longer: Class2D misses its time reference."""
+    fakes = stand_in(tmp_path / 'bin', 'relion_refine',
+                     't0=$(date +%s.%N)\n"$REAL" "$@"; rc=$?\n'
+                     'sleep "$(awk "BEGIN {print ($(date +%s.%N) - $t0) / 2}")"\nexit $rc')
+    result = run('-n', '^Miniature.*Class2D/cpu-plain', runs=runs, fakes=fakes,
+                 system='local')
+    failed(result, 'class2d_seconds')
+
+
+def test_a_degraded_dataset_fails_on_resolution(runs, tmp_path, generated):
+    """The particles blurred and buried in noise: refinement resolves less than it should
+    (Class2D's three iterations stop at 28.8 A whatever the data, inside its band)."""
+    data = tmp_path / 'degraded'
+    shutil.copytree(generated, data, symlinks=True)
+    rng = np.random.default_rng(1)
+    for stack in (data / 'Extract' / 'job004' / 'Movies').glob('*.mrcs'):
+        with mrcfile.open(stack, 'r+') as mrc:
+            images = np.fft.rfft2(mrc.data.astype(np.float32))
+            fy = np.fft.fftfreq(images.shape[-2])[:, None]
+            fx = np.fft.rfftfreq(mrc.data.shape[-1])[None, :]
+            blurred = np.fft.irfft2(images * np.exp(-(fx**2 + fy**2) / 0.001),
+                                    s=mrc.data.shape[-2:])
+            noise = rng.normal(0, 2 * mrc.data.std(), mrc.data.shape)
+            mrc.data[:] = (0.2 * blurred + noise).astype(mrc.data.dtype)
+    result = run(*REFINE, '-S', f'dataset_dir={data}', runs=runs, system='local')
+    failed(result, 'refine_resolution')
+
+
+@slurm
+def test_an_administrator_cancelling_a_job_fails_it_and_keeps_the_others(runs, tmp_path):
+    """Two checks in one session: the one on Slurm partition cpu is held, then scancel'ed."""
+    fakes = stand_in(tmp_path / 'bin', 'relion_run_motioncorr',
+                     '[ "$SLURM_JOB_PARTITION" = cpu ] && sleep 600\nexec "$REAL" "$@"')
+
+    def cancel_when_running():
+        for _ in range(600):
+            held = subprocess.run(['squeue', '-h', '-p', 'cpu', '-t', 'RUNNING', '-n',
+                                   'rfm_Miniature_' + '*', '-o', '%i %j'],
+                                  capture_output=True, text=True).stdout.split()
+            if held and any(name.startswith('rfm_Miniature_') for name in held[1::2]):
+                time.sleep(2)
+                subprocess.run(['scancel', held[0]], check=True)
+                return
+            time.sleep(0.5)
+
+    admin = threading.Thread(target=cancel_when_running)
+    admin.start()
+    result = run('-n', '^Miniature.*MotionCorr/(cpu-plain|gpu)', runs=runs, fakes=fakes,
+                 system='ci-slurm')
+    admin.join()
+    failed(result, 'ended CANCELLED (scancel or an administrator)')
+    assert '1 failure(s)' in result.stdout
+    assert 'MotionCorr/gpu/1gpu|' in perflog(runs, 'ci-slurm', 'gpu')
+
+
+@slurm
+def test_two_suite_runs_at_once_keep_their_own_files(runs):
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(run(*MOTIONCORR, runs=runs)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r.returncode == 0 for r in results), [r.stdout[-2000:] for r in results]
+    assert len(list(runs.glob('output/*/ci-slurm/cpu/relion/Miniature_*'))) == 2
+    lines = [line for line in perflog(runs, 'ci-slurm', 'cpu').splitlines()
+             if line.startswith('20') and 'MotionCorr' in line]
+    assert len(lines) == 2 and len({line.split('|')[16] for line in lines}) == 2
+    sessions = subprocess.run(
+        [sys.executable, '-c', 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1])'
+         '.execute("select count(*) from sessions").fetchone()[0])', str(runs / 'results.db')],
+        capture_output=True, text=True, check=True)
+    assert sessions.stdout.strip() == '2'
+
+
+@slurm
+def test_paths_with_spaces_and_metacharacters_are_quoted_not_run(tmp_path, generated):
+    data = tmp_path / "data 'quoted' $(touch PWNED) `touch PWNED2`; $HOME & more"
+    shutil.copytree(generated, data, symlinks=True)
+    runs = tmp_path / "runs with spaces; 'quotes' & (parens)"
+    result = run(*MOTIONCORR, '-S', f'dataset_dir={data}', runs=runs)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert not list(tmp_path.rglob('PWNED*')) and not list(ROOT.glob('PWNED*'))
+
+
+def test_a_results_folder_reframe_would_expand_is_refused(tmp_path):
+    runs = tmp_path / 'runs $(touch PWNED)'
+    result = reframe('-l', runs=runs)
+    assert result.returncode != 0
+    assert 'choose a folder without "$" or "`"' in result.stdout + result.stderr
+    assert not list(tmp_path.rglob('PWNED*')) and not list(ROOT.glob('PWNED*'))
