@@ -76,7 +76,8 @@ def test_scarf_runs_relion_in_the_partition_image_launched_from_the_host(scripts
     data = '/work3/projects/sciml/relion/empiar-10338'
     image = '/work3/projects/sciml/relion/images/relion-avx512-intel.sif'
     exec_ = f'singularity exec -B"{stage}:{stage}" -B"{data}:{data}" --pwd {stage} {image}'
-    assert re.search(rf'rb_step 0 class2d srun \S+ \S+measure.py \S+ -- {re.escape(exec_)} '
+    srun = 'srun --kill-on-bad-exit=1'
+    assert re.search(rf'rb_step 0 class2d {srun} \S+ \S+measure.py \S+ -- {re.escape(exec_)} '
                      r'relion_refine_mpi .* --cpu --j 4', script)
     assert f'{exec_} relion_refine --version >rb_steps/relion_version.txt' in script
     assert '--nv' not in script
@@ -111,7 +112,8 @@ def test_image_chosen_with_a_setting(runs, image, expected):
     script = next(runs.glob('stage/*/scarf/cpu/relion/Aldolase_*/rfm_job.sh')).read_text()
     if expected is None:
         assert 'singularity' not in script
-        assert re.search(r'rb_step 0 class2d srun \S+ \S+ \S+ -- relion_refine_mpi', script)
+        assert re.search(r'rb_step 0 class2d srun --kill-on-bad-exit=1 \S+ \S+ \S+ -- '
+                         r'relion_refine_mpi', script)
     else:
         assert re.search(expected, script), script
 
