@@ -139,7 +139,14 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         if image == NATIVE or not self.current_partition.container_runtime:
             image = ''
         self.container_image = image
-        if not image or '://' in image:
+        if not image:
+            return
+        environ = self.current_partition.container_environs.get(
+            self.current_partition.container_runtime)
+        if environ:                         # e.g. the module that provides apptainer
+            self.modules += list(environ.modules)
+            self.env_vars.update(dict(environ.env_vars))
+        if '://' in image:
             return
         self.container_sha256 = provenance.image_sha256(image)
         if not self.container_sha256 and not self.is_dry_run():
@@ -157,17 +164,15 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         mounts = [(_in_double_quotes(p), _in_double_quotes(p)) for p in sorted(binds)]
         if self.scratch:
             mounts.append(('$RB_SCRATCH', '$RB_SCRATCH'))
-        platform = ContainerPlatform.create(self.current_partition.container_runtime)
+        # a copy: with an image set on the check's own platform, ReFrame would also run the
+        # job's final command in the container
+        platform = ContainerPlatform.create_from(self.current_partition.container_runtime,
+                                                 self.container_platform)
         platform.image = shlex.quote(self.container_image)
         platform.mount_points = mounts
         platform.mount_stagedir = None
         platform.workdir = shlex.quote(self.stagedir)
         platform.with_cuda = self.case.variant == GPU
-        platform.options = list(self.container_platform.options)
-        environ = self.current_partition.container_environs.get(platform.name)
-        if environ:
-            self.modules += list(environ.modules)
-            self.env_vars.update(dict(environ.env_vars))
 
         def wrap(command):
             platform.command = command

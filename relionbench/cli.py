@@ -145,6 +145,17 @@ def _recipes(args):
         return None
 
 
+def _print_problems(outcomes):
+    """Print ``name + (ok or failed)`` and the problems under each; 1 when any has one."""
+    failed = False
+    for name, problems, ok, bad in outcomes:
+        print(name + (bad if problems else ok))
+        for problem in problems:
+            print(f'  {problem}')
+        failed = failed or bool(problems)
+    return 1 if failed else 0
+
+
 def cmd_containers_list(args):
     import pandas as pd
     found = _recipes(args)
@@ -161,14 +172,8 @@ def cmd_containers_check(args):
     found = _recipes(args)
     if found is None:
         return 1
-    failed = 0
-    for definition in found:
-        problems = containers.problems(definition)
-        failed += bool(problems)
-        print(f'{definition.path.name}: ' + ('ok' if not problems else 'FAILED'))
-        for problem in problems:
-            print(f'  {problem}')
-    return 1 if failed else 0
+    return _print_problems((f'{d.path.name}: ', containers.problems(d), 'ok', 'FAILED')
+                           for d in found)
 
 
 def cmd_containers_render(args):
@@ -176,14 +181,9 @@ def cmd_containers_render(args):
     found = _recipes(args)
     if found is None:
         return 1
-    failed = 0
-    for definition in found:
-        path, problems = containers.render(definition, args.out)
-        failed += bool(problems)
-        print(f'{path}' + (': does not re-parse' if problems else ''))
-        for problem in problems:
-            print(f'  {problem}')
-    return 1 if failed else 0
+    return _print_problems((str(path), problems, '', ': does not re-parse')
+                           for path, problems in (containers.render(d, args.out)
+                                                  for d in found))
 
 
 def cmd_containers_build(args):

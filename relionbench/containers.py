@@ -161,10 +161,10 @@ def _docker_value(text):
     return PLACEHOLDER.sub(r'${\1}', text)
 
 
-def _heredoc(instruction, tag, lines):
+def _run(tag, lines):
     """``RUN`` of a script given inline (quoted heredoc: the shell expands, not Docker)."""
     body = '\n'.join(_docker_value(line) for line in lines)
-    return f"{instruction} <<'{tag}'\n{body}\n{tag}"
+    return f"RUN <<'{tag}'\n{body}\n{tag}"
 
 
 def entrypoint(definition):
@@ -181,17 +181,19 @@ def dockerfile(definition):
            '# edit the definition, not this file.',
            f'FROM {d.base}']
     out += [f'ARG {key}={value}' for key, value in d.arguments.items()]
-    out += [f'LABEL {key}={_quote(_docker_value(value))}' for key, value in d.labels.items()]
+    out += [f'LABEL {key}={_label(value)}' for key, value in d.labels.items()]
     out += [f'COPY {src} {dst}' for src, dst in d.files]
     out += [f'ENV {_docker_value(env)}' for env in d.environ]
-    out.append(_heredoc('RUN', 'POST', d.sections.get('post', [])))
-    out.append(_heredoc('RUN', 'TEST', d.sections.get('test', [])))
+    out.append(_run('POST', d.sections.get('post', [])))
+    out.append(_run('TEST', d.sections.get('test', [])))
     if d.sections.get('runscript'):
         out.append(f'ENTRYPOINT {json.dumps(entrypoint(d))}')
     return '\n'.join(out) + '\n'
 
 
-def _quote(value):
+def _label(value):
+    """A label value for a Dockerfile: placeholders as ARGs, in double quotes."""
+    value = _docker_value(value)
     return '"' + value.replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
@@ -205,7 +207,7 @@ def reparse_problems(definition, path):
     labels = {key: value for label in recipe.labels for key, _, value in
               [label[0].partition('=')]}
     for key, value in definition.labels.items():
-        if labels.get(key) != _quote(_docker_value(value)):
+        if labels.get(key) != _label(value):
             found.append(f'label {key} reads back as {labels.get(key)!r}')
     if definition.sections.get('runscript') and recipe.entrypoint != entrypoint(definition):
         found.append(f'runscript reads back as {recipe.entrypoint!r}')
