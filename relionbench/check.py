@@ -16,12 +16,13 @@ from pathlib import Path
 import reframe as rfm
 import reframe.utility.sanity as sn
 from reframe.core.backends import getlauncher
-from reframe.core.builtins import run_after, run_before, sanity_function, variable
+from reframe.core.builtins import fixture, run_after, run_before, sanity_function, variable
 from reframe.core.containers import ContainerPlatform
 from reframe.core.exceptions import SanityError
 from reframe.core.logging import getlogger
 
 from relionbench import (
+    calibration,
     datasets,
     jobscript,
     metrics,
@@ -39,6 +40,7 @@ from relionbench.constants import (
     NATIVE,
     STEPS_DIR,
     VARIANT_FEATURES,
+    X_CALIBRATE,
     X_DATA_ROOT,
     X_GPU_EMULATED,
     X_GPU_THREADS,
@@ -188,11 +190,23 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             given = {'time_upper': self.time_tolerance,
                      'resolution_shells': self.resolution_shells}
             overrides = {key: value for key, value in given.items() if value is not None}
-            self.reference = references.reframe_reference(entry, overrides)
+            factors = self.time_factors(entry)
+            self.reference = references.reframe_reference(
+                entry, overrides, references.scaled(entry, factors) if factors else None)
             self.reference_source = entry.source
+            if factors:
+                by_busy = {calibration.busy(s, self.layout): factors[s.label]
+                           for s in self.stage.steps}
+                self.reference_source += (f'; times scaled to this machine: '
+                                          f'{calibration.describe(by_busy)}')
         elif not self.is_dry_run():
             getlogger().warning(f'{self.display_name}: no reference for {system} in '
                                 f'reference/{system}.yaml: values are recorded, not judged')
+
+    def time_factors(self, entry):
+        """{step label: this machine's time over the reference machine's}, from the
+        session's calibration; {} where the partition does not calibrate."""
+        return {}
 
     @run_before('run')
     def write_steps(self):
@@ -235,6 +249,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                 problem = outputs.problem(f'{self.stagedir}/{output}')
                 if problem:
                     raise SanityError(f'step {index} {step.label}: {problem}')
+            missing = outputs.shortfall(step, self.stagedir)
+            if missing:
+                raise SanityError(f'step {index} {step.label}: {missing}')
         return sn.assert_found(re.escape(records.DONE), self.stdout,
                                msg='the job script did not reach its end')
 
@@ -306,10 +323,46 @@ class MiniatureData(rfm.RunOnlyRegressionTest):
                                       msg='truth/map.mrc was not written')])
 
 
+class Calibration(rfm.RunOnlyRegressionTest):
+    """Times the calibration workload (relionbench.calibration) once per partition, in a
+    job like the stages' own, where the partition scales its time references by it."""
+
+    valid_systems = ['*']
+    valid_prog_environs = [f'+{ENV_RELION}']
+    executable = sys.executable
+    num_cpus_per_task = max(calibration.WORKERS)
+    time_limit = '10m'
+
+    @run_before('run')
+    def set_command(self):
+        self.job.launcher = getlauncher('local')()
+        workers = calibration.WORKERS if self.current_partition.extras.get(X_CALIBRATE) else ()
+        self.executable_opts = ['-m', 'relionbench.calibration', '--out', calibration.FILE,
+                                '--workers', *map(str, workers)]
+        self.keep_files = [calibration.FILE]
+
+    @sanity_function
+    def assert_measured(self):
+        return sn.assert_true(Path(self.stagedir, calibration.FILE).is_file(),
+                              msg=f'{calibration.FILE} was not written')
+
+
 class MiniatureStage(RelionStage):
-    """A stage of a miniature workflow: its dataset comes from the MiniatureData fixture."""
+    """A stage of a miniature workflow: its dataset comes from the MiniatureData fixture, its
+    time references follow this machine through the Calibration fixture."""
 
     time_limit = '30m'
+    machine = fixture(Calibration, scope='partition')
 
     def default_dataset(self):
         return Path(self.data.stagedir)
+
+    def time_factors(self, entry):
+        if not entry.calibration or not self.current_partition.extras.get(X_CALIBRATE):
+            return {}
+        measured = calibration.read(Path(self.machine.stagedir, calibration.FILE))
+        if not measured:
+            return {}
+        return {s.label: calibration.factor(measured, entry.calibration['seconds'],
+                                            calibration.busy(s, self.layout))
+                for s in self.stage.steps}

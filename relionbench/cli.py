@@ -26,21 +26,24 @@ def references_table(system):
 
 
 def cmd_derive(args):
-    """YAML references from repeat runs' ReFrame reports (median, tolerance from the spread)."""
+    """YAML references from repeat runs' ReFrame reports (median, tolerance from the spread),
+    with the calibration those runs measured."""
     import json
 
     import yaml
 
-    from relionbench import references, timing
-    runs = []
+    from relionbench import calibration, references, timing
+    runs, calibrations = [], []
     for report in args.derive:
         cases = json.loads(Path(report).read_text())['runs'][0]['testcases']
         # a run that missed a reference is still a measurement; one that failed earlier is not
         runs.append({c['display_name'].split(' /')[0]: timing.perf(c) for c in cases
                      if '%case=' in c['display_name'] and
                      (c['result'] == 'pass' or c.get('fail_phase') == 'performance')})
-    print(yaml.safe_dump(references.derive(runs, args.system, args.source), sort_keys=False,
-                         width=100), end='')
+        calibrations += [calibration.read(Path(c['outputdir'] or '', calibration.FILE))
+                         for c in cases if c['display_name'].startswith('Calibration')]
+    derived = references.derive(runs, args.system, args.source, [c for c in calibrations if c])
+    print(yaml.safe_dump(derived, sort_keys=False, width=100), end='')
     return 0
 
 

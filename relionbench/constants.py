@@ -20,6 +20,7 @@ X_SCRATCH = 'scratch_root'          # node-local scratch for --scratch_dir ('' f
 X_IMAGE_DIR = 'image_dir'           # folder of RELION container images
 X_GPU_THREADS = 'gpu_threads_per_rank'
 X_GPU_EMULATED = 'gpu_emulated'      # fake GPUs (CI): the gpu variant runs RELION on the CPU
+X_CALIBRATE = 'calibrate_times'     # scale time references by this machine's calibration
 
 # Accelerator variants
 GPU = 'gpu'

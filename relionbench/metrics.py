@@ -11,12 +11,15 @@ import starfile
 
 from relionbench.constants import OUT
 
-# metric suffix -> (unit, kind); kind decides the default reference tolerance
+# metric suffix -> (unit, kind); kind decides the default reference band: two-sided
+# tolerances, except 'score' (higher is better: a lower bound only), 'error' (lower is
+# better: an upper bound only) and 'record' (recorded, never judged: it echoes an option)
 SCIENCE = {
     'resolution': ('A', 'resolution'),
     'final_resolution': ('A', 'resolution'),
-    'nr_classes': ('count', 'count'),
+    'nr_classes': ('count', 'record'),            # echoes --K
     'classes_above_2pct': ('count', 'count'),
+    'average_pmax': ('', 'value'),                # how sure the assignments are, 0..1
     'acc_rotation': ('deg', 'accuracy'),
     'acc_translation': ('A', 'accuracy'),
     'bfactor': ('A^2', 'bfactor'),
@@ -27,12 +30,13 @@ SCIENCE = {
     'sigma_div': ('A', 'value'),
     'sigma_acc': ('A/dose', 'value'),
     'pixel_size': ('A', 'exact'),
-    'box_size': ('px', 'exact'),
+    'box_size': ('px', 'record'),                 # echoes --extract_size
     # against the ground truth of the miniature (relionbench.truth)
-    'truth_defocus_r': ('', 'value'),
-    'truth_defocus_removed': ('fraction', 'value'),
-    'truth_tilt_angle_error': ('deg', 'value'),
-    'truth_tilt_magnitude_error': ('mrad', 'value'),
+    'truth_purity': ('fraction', 'score'),
+    'truth_defocus_r': ('', 'score'),
+    'truth_defocus_removed': ('fraction', 'score'),
+    'truth_tilt_angle_error': ('deg', 'error'),
+    'truth_tilt_magnitude_error': ('mrad', 'error'),
 }
 STEP = {'seconds': ('s', 'time'), 'peak_mib': ('MiB', 'memory')}
 TOTAL = 'total_seconds'
@@ -70,13 +74,15 @@ def last_iteration(prefix):
 
 
 def classification(prefix):
-    """Class2D/Class3D: resolution, number of classes, classes holding more than 2 %."""
+    """Class2D/Class3D: resolution, number of classes, classes holding more than 2 %, and the
+    average probability of each particle's best assignment (``_rlnAveragePmax``)."""
     blocks = _blocks(last_iteration(prefix))
     general, classes = blocks['model_general'], blocks['model_classes']
     occupancy = classes['rlnClassDistribution'].astype(float)
     return {'resolution': _single(general, 'rlnCurrentResolution'),
             'nr_classes': int(_single(general, 'rlnNrClasses')),
-            'classes_above_2pct': int((occupancy > 0.02).sum())}
+            'classes_above_2pct': int((occupancy > 0.02).sum()),
+            'average_pmax': _single(general, 'rlnAveragePmax')}
 
 
 def refinement(prefix):
@@ -132,6 +138,9 @@ def science(step, root='.'):
     if step.science:
         values.update(EXTRACTORS[step.science](Path(root) / step.prefix.format(out=OUT)))
     if step.truth:
-        values.update(truth.SCORERS[step.truth](Path(root) / step.truth_input.format(out=OUT),
-                                                Path(root) / 'truth'))
+        scores = truth.SCORERS[step.truth](Path(root) / step.truth_input.format(out=OUT),
+                                           Path(root) / 'truth')
+        if step.true_start:         # the stage's inputs carry the true answer
+            scores = {k.replace('truth_', 'true_start_', 1): v for k, v in scores.items()}
+        values.update(scores)
     return {f'{step.label}_{k}': v for k, v in values.items()}

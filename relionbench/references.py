@@ -5,7 +5,12 @@ tolerance in Fourier shells: a map of box ``N`` px at ``p`` A/px has shell ``n``
 resolution ``N*p/n``, so ``k`` shells either side of ``r`` span ``N*p/(n+k) .. N*p/(n-k)``.
 Per metric, ``tolerance_upper`` (times, memory), ``shells`` (resolutions) or ``tolerance``
 (relative, both ways) override the defaults; the checks' ``-S time_tolerance`` and
-``-S resolution_shells`` override both.
+``-S resolution_shells`` override both. Times and memory always keep a minimum absolute
+slack (``MIN_SLACK``): sub-second steps jitter by more than any relative tolerance.
+
+A file may carry a ``calibration:`` (relionbench.calibration: the seconds the machine it was
+measured on took for the calibration workload); a system that calibrates scales its time
+references by this machine's ratio (``scaled``).
 """
 
 from dataclasses import dataclass, field
@@ -14,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from relionbench import ROOT
-from relionbench.metrics import describe
+from relionbench.metrics import TOTAL, describe
 
 REFERENCE_DIR = ROOT / 'reference'
 
@@ -28,6 +33,8 @@ DEFAULTS = {
     'count': 0.25,
     'value': 0.10,
     'exact': 0.001,
+    'score': 0.10,              # relative, lower only
+    'error': 0.50,              # relative, higher only
 }
 
 
@@ -53,6 +60,7 @@ class Entry:
     metrics: dict
     partition: str = '*'
     defaults: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
 
     def key(self):
         return (self.workflow, self.stage, self.variant, self.scale)
@@ -77,19 +85,28 @@ def thresholds(name, spec, entry, overrides=None):
     if kind in ('time', 'memory'):
         key = f'{kind}_upper'
         upper = overrides.get(key, spec.get('tolerance_upper', opts[key]))
-        return value, None, upper, unit
+        return value, None, max(upper, MIN_SLACK[kind] / value if value else 0), unit
+    if kind == 'record' or spec.get('band') == 'none':
+        return value, None, None, unit
     if kind == 'resolution':
         shells = overrides.get('resolution_shells',
                                spec.get('shells', opts['resolution_shells']))
         lower, upper = shell_bounds(value, entry.box_size, entry.pixel_size, shells)
         return value, lower, upper, unit
     tolerance = spec.get('tolerance', opts[kind])
+    if kind == 'score':
+        return _bounded(value, -tolerance, None, unit)
+    if kind == 'error':
+        return _bounded(value, None, tolerance, unit)
     return _bounded(value, -tolerance, tolerance, unit)
 
 
 def _bounded(value, lower, upper, unit):
-    """ReFrame accepts lower thresholds down to -1, and upper ones up to 1 for negative values."""
-    return value, max(lower, -1.0), min(upper, 1.0) if value < 0 else upper, unit
+    """ReFrame accepts lower thresholds down to -1, and upper ones up to 1 for negative values
+    (None: no bound on that side)."""
+    if upper is not None and value < 0:
+        upper = min(upper, 1.0)
+    return value, None if lower is None else max(lower, -1.0), upper, unit
 
 
 def load(system, directory=REFERENCE_DIR):
@@ -99,14 +116,17 @@ def load(system, directory=REFERENCE_DIR):
         return []
     try:
         doc = yaml.safe_load(path.read_text()) or {}
-        defaults = doc.get('defaults', {})
-        entries = [Entry(**ref, defaults=defaults) for ref in doc.get('references', [])]
+        defaults, calibration = doc.get('defaults', {}), doc.get('calibration', {})
+        if calibration and not all(float(v) > 0 for v in calibration['seconds'].values()):
+            raise ReferenceError('calibration: seconds must be positive')
+        entries = [Entry(**ref, defaults=defaults, calibration=calibration)
+                   for ref in doc.get('references', [])]
         for entry in entries:
             for name, spec in entry.metrics.items():
                 if not isinstance(spec, dict) or 'value' not in spec:
                     raise ReferenceError(f'{name}: write {{value: ..., unit: ...}}')
                 thresholds(name, spec, entry)
-    except (yaml.YAMLError, TypeError, KeyError, ReferenceError) as err:
+    except (yaml.YAMLError, TypeError, KeyError, ValueError, AttributeError) as err:
         raise ReferenceError(f'{path}: {err}; fix the entry or see reference/README') from None
     return entries
 
@@ -119,18 +139,34 @@ def find(entries, workflow, stage, variant, scale, partition):
     return matches[0] if matches else None
 
 
-def reframe_reference(entry, overrides=None):
-    """``{'*': {metric: (value, lower, upper, unit)}}`` for ``self.reference``."""
+def reframe_reference(entry, overrides=None, metrics=None):
+    """``{'*': {metric: (value, lower, upper, unit)}}`` for ``self.reference`` (``metrics``:
+    the entry's metrics as scaled, by default as written)."""
     return {'*': {name: thresholds(name, spec, entry, overrides)
-                  for name, spec in entry.metrics.items()}}
+                  for name, spec in (metrics or entry.metrics).items()}}
 
 
-def derive(runs, system, source):
+def scaled(entry, factors):
+    """The entry's metrics with each ``<step>_seconds`` value times ``factors[step]`` (1 when
+    absent) and ``total_seconds`` the sum of the scaled steps."""
+    metrics = {name: dict(spec) for name, spec in entry.metrics.items()}
+    steps = [n for n in metrics if n.endswith('_seconds') and n != TOTAL]
+    for name in steps:
+        metrics[name]['value'] = metrics[name]['value'] * factors.get(name[:-len('_seconds')], 1)
+    if TOTAL in metrics and steps:
+        written = sum(entry.metrics[n]['value'] for n in steps)
+        ratio = sum(metrics[n]['value'] for n in steps) / written if written else 1
+        metrics[TOTAL]['value'] = metrics[TOTAL]['value'] * ratio
+    return metrics
+
+
+def derive(runs, system, source, calibrations=()):
     """Reference entries from repeat runs (ReFrame run reports): the median of each metric,
     with a tolerance that covers the measured spread three times over (never below the
     defaults): a handful of runs underestimates RELION's run-to-run spread.
 
-    ``runs`` holds one ``{case display name: (stage, {metric: value})}`` per run."""
+    ``runs`` holds one ``{case display name: {metric: value}}`` per run; ``calibrations`` the
+    ``{workers: seconds}`` those runs measured (their median becomes ``calibration:``)."""
     from relionbench.stages import WORKFLOWS
     names = set().union(*runs)
     entries = []
@@ -148,7 +184,18 @@ def derive(runs, system, source):
                         'scale': scale, 'source': f'{source} ({len(values)} runs)',
                         'box_size': stage.box_size, 'pixel_size': stage.pixel_size,
                         'metrics': metrics})
-    return {'system': system, 'references': entries}
+    doc = {'system': system}
+    if calibrations:
+        workers = sorted(set().union(*calibrations))
+        doc['calibration'] = {
+            'source': f'{source} ({len(calibrations)} runs)',
+            'seconds': {n: round(_median([c[n] for c in calibrations if n in c]), 4)
+                        for n in workers}}
+    return {**doc, 'references': entries}
+
+
+def _median(values):
+    return float(sorted(values)[len(values) // 2])
 
 
 def _parse_case(display_name):
@@ -159,7 +206,7 @@ def _parse_case(display_name):
 
 def _spec(metric, series, stage):
     unit, kind = describe(metric)
-    median = float(sorted(series)[len(series) // 2])
+    median = _median(series)
     spread = max(series) - min(series)
     spec = {'value': round(median, 6), 'unit': unit}
     if kind == 'resolution':
@@ -168,9 +215,8 @@ def _spec(metric, series, stage):
         spec['shells'] = max(DEFAULTS['resolution_shells'], int(SPREAD * shells + 0.999))
     elif kind in ('time', 'memory'):
         default = DEFAULTS['time_upper' if kind == 'time' else 'memory_upper']
-        floor = MIN_SLACK[kind] / median if median else 0     # sub-second steps jitter
-        spec['tolerance_upper'] = round(max(default, SPREAD * spread / median if median else 0,
-                                            floor), 3)
+        spec['tolerance_upper'] = round(max(default, SPREAD * spread / median if median else 0),
+                                        3)          # thresholds() adds MIN_SLACK
     else:
         default = DEFAULTS.get(kind, DEFAULTS['value'])
         scale = abs(median) if median else 1.0

@@ -35,6 +35,7 @@ class Step:
     truth: str = ''                 #: ground-truth scorer in relionbench.truth (miniature)
     truth_input: str = ''           #: output the truth scorer reads
     python: bool = False            #: ``program`` is a relionbench module run with Python
+    true_start: bool = False        #: its inputs carry the truth: scores read ``true_start_``
 
     @property
     def mpi(self):
@@ -296,11 +297,12 @@ _MINI_POLISH_IO = ('--i Refine3D/job008/run_data.star --f PostProcess/job010/pos
 MINI_MASK_THRESHOLD = 0.03     # 15 A low-passed map: ~13 % of the box, the particle's volume
 
 
-def _mini_refine(inp, ref, extra):
+def _mini_refine(inp, ref, extra, true_start=False):
     return Step('refine', 'relion_refine_mpi',
                 f'--o {{out}}/Refine3D/run {_MINI_REFINE} --i {inp} --ref {ref} {extra}',
                 _REFINED, 'refinement', '{out}/Refine3D/run',
-                truth='map', truth_input='{out}/Refine3D/run_class001.mrc')
+                truth='map', truth_input='{out}/Refine3D/run_class001.mrc',
+                true_start=true_start)
 
 
 def _mini_mask():
@@ -317,7 +319,8 @@ def _mini_class3d(label, k, iters, extra=''):
                 f'--sym C1 {_MINI_COMMON} {extra}'.strip(),
                 (f'{{out}}/Class3D/run_it{iters:03d}_model.star',
                  f'{{out}}/Class3D/run_it{iters:03d}_data.star'),
-                'classification', '{out}/Class3D/run')
+                'classification', '{out}/Class3D/run', truth='classes',
+                truth_input='{out}/Class3D/run')
 
 
 def _mini_class2d(label, k, iters, psi_step):
@@ -325,6 +328,7 @@ def _mini_class2d(label, k, iters, psi_step):
                 f'--o {{out}}/Class2D/run --i Extract/job004/particles.star --iter {iters} '
                 f'--tau2_fudge 2 --K {k} --psi_step {psi_step} {_MINI_COMMON}',
                 (f'{{out}}/Class2D/run_it{iters:03d}_model.star',
+                 f'{{out}}/Class2D/run_it{iters:03d}_data.star',
                  f'{{out}}/Class2D/run_it{iters:03d}_classes.mrcs'),
                 'classification', '{out}/Class2D/run')
 
@@ -381,9 +385,11 @@ MINIATURE = Workflow('miniature', 'miniature', 'Synthetic miniature of the aldol
     ), (*_MINI_INPUTS, 'Select/job007/particles.star', 'Reference/initial_model.mrc'), 48, 3.0,
         cpu_scales=('3x1',), gpu_scales=(1,)),
     Stage('miniature', 'Refine3D_Local', 5, (
+        # true particles, angles and defocus, the map they give: a start from the truth
         _mini_refine('CtfRefine/job011/particles_ctf_refine.star',
                      'Refine3D/job008/run_class001.mrc',
-                     '--ini_high 20 --healpix_order 3 --auto_local_healpix_order 3'),
+                     '--ini_high 20 --healpix_order 3 --auto_local_healpix_order 3',
+                     true_start=True),
         _mini_mask(),
         _MINI_POSTPROCESS,
     ), (*_MINI_INPUTS, 'CtfRefine/job011/particles_ctf_refine.star',
@@ -441,6 +447,7 @@ def _chained(step, stage):
     prefix = stage.name.lower()
     return replace(step, options=edit(step.options), outputs=tuple(map(edit, step.outputs)),
                    prefix=edit(step.prefix), truth_input=edit(step.truth_input),
+                   true_start=False,          # every stage starts from this run's outputs
                    label=step.label if step.label.startswith(prefix) else f'{prefix}_{step.label}')
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import mrcfile
 import numpy as np
+import pandas as pd
 import starfile
 
 from relionbench.metrics import last_iteration
@@ -87,7 +88,31 @@ def ctf_scores(path, truth_dir):
             'truth_tilt_magnitude_error': float(abs(np.linalg.norm(got) - np.linalg.norm(want)))}
 
 
-SCORERS = {'map': map_scores, 'ctf': ctf_scores}
+def _keys(table):
+    """Micrograph file name and rounded coordinates: a particle's identity in any job folder."""
+    return (table['rlnMicrographName'].astype(str).map(lambda name: Path(name).name) + ':' +
+            table['rlnCoordinateX'].astype(float).round().astype(int).astype(str) + ':' +
+            table['rlnCoordinateY'].astype(float).round().astype(int).astype(str))
+
+
+def class_scores(prefix, truth_dir):
+    """Class2D/Class3D against the truth: the purity of the classes (the share of particles
+    whose class holds mostly particles of their own true kind, particle or decoy). Assigning
+    classes at random scores the share of the larger kind (0.75 in the miniature)."""
+    data = Path(str(last_iteration(prefix)).replace('_model.star', '_data.star'))
+    particles = starfile.read(data, always_dict=True)['particles']
+    table = starfile.read(Path(truth_dir) / 'particles.star', always_dict=True)
+    true = next(iter(table.values()))
+    kinds = pd.Series(true['rlnClassNumber'].to_numpy(), index=_keys(true))
+    found = pd.DataFrame({'cls': particles['rlnClassNumber'].to_numpy(),
+                          'kind': kinds.reindex(_keys(particles)).to_numpy()})
+    if found['kind'].isna().any():
+        raise ValueError(f'{data}: {int(found.kind.isna().sum())} particle(s) not in the truth')
+    majority = found.groupby('cls')['kind'].agg(lambda k: k.value_counts().idxmax())
+    return {'truth_purity': float((found['cls'].map(majority) == found['kind']).mean())}
+
+
+SCORERS = {'map': map_scores, 'ctf': ctf_scores, 'classes': class_scores}
 
 
 def best_class(prefix, truth_dir):

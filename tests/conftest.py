@@ -1,6 +1,14 @@
-"""Shared helpers: run the suite's own reframe with the suite's configuration."""
+"""Shared helpers: run the suite's own reframe with the suite's configuration, and the
+external requirements of the tests.
+
+A test that needs something outside Python says so with ``@pytest.mark.requires('relion')``
+(or calls ``require('relion')`` in a fixture). Missing, it is skipped with the reason, unless
+the requirement is listed in ``RELIONBENCH_REQUIRE`` (comma-separated, as ``.ci/run`` sets
+it): then it fails with the reason. The summary counts the skips for a missing requirement.
+"""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +17,83 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REFRAME = Path(sys.executable).parent / 'reframe'
+CLUSTER = ROOT / 'scripts' / 'slurm-pseudo-cluster'
+RELION_PROGRAMS = ('relion_refine', 'relion_refine_mpi', 'relion_run_motioncorr',
+                   'relion_preprocess', 'relion_postprocess', 'mpirun')
+
+
+def _missing_relion():
+    missing = [p for p in RELION_PROGRAMS if not shutil.which(p)]
+    return (f'RELION is not installed ({", ".join(missing)} not on PATH): '
+            'apt-get install relion openmpi-bin' if missing else '')
+
+
+def _missing_slurm():
+    up = subprocess.run([str(CLUSTER), 'status'], capture_output=True).returncode == 0
+    return '' if up else 'the Slurm pseudo-cluster is not up: run scripts/slurm-pseudo-cluster up'
+
+
+REQUIREMENTS = {'relion': _missing_relion, 'slurm': _missing_slurm}
+"""Requirement name -> a function giving why it is missing ('' when present)."""
+SKIP_PREFIX = 'missing requirement '
+_found = {}
+_skipped = []
+
+
+def required():
+    """The requirements RELIONBENCH_REQUIRE makes mandatory."""
+    names = [n.strip() for n in os.environ.get('RELIONBENCH_REQUIRE', '').split(',') if n.strip()]
+    unknown = sorted(set(names) - set(REQUIREMENTS))
+    if unknown:
+        raise pytest.UsageError(f'RELIONBENCH_REQUIRE: unknown requirement(s) {", ".join(unknown)};'
+                                f' known: {", ".join(REQUIREMENTS)}')
+    return names
+
+
+def missing(name):
+    """Why requirement ``name`` is missing, '' when it is present (checked once per run)."""
+    if name not in _found:
+        _found[name] = REQUIREMENTS[name]()
+    return _found[name]
+
+
+def require(*names):
+    """Skip the calling test (or fixture) for a missing requirement, or fail when it is
+    required."""
+    for name in names:
+        reason = missing(name)
+        if reason and name in required():
+            pytest.fail(f'required by RELIONBENCH_REQUIRE but missing: {name}: {reason}',
+                        pytrace=False)
+        if reason:
+            pytest.skip(f'{SKIP_PREFIX}{name}: {reason}')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'requires(*names): needs relion and/or slurm '
+                            '(skipped without them, failed when RELIONBENCH_REQUIRE lists them)')
+    required()
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers('requires'):
+        require(*mark.args)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and isinstance(report.longrepr, tuple):
+        if report.longrepr[2].startswith(f'Skipped: {SKIP_PREFIX}'):
+            _skipped.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    stats = terminalreporter.stats
+    ran = sum(len(stats.get(k, [])) for k in ('passed', 'failed', 'error'))
+    absent = [n for n in REQUIREMENTS if missing(n)]
+    terminalreporter.write_line(
+        f'relionbench: {ran} test(s) ran, {len(_skipped)} skipped for a missing requirement; '
+        f'required (RELIONBENCH_REQUIRE): {", ".join(required()) or "none"}; '
+        f'missing: {", ".join(absent) or "none"}')
 
 
 def reframe(*args, runs, env=None, timeout=600):

@@ -14,9 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import reframe
 
-pytestmark = [pytest.mark.relion,
-              pytest.mark.skipif(not shutil.which('relion_run_motioncorr'),
-                                 reason='needs RELION')]
+relion = pytest.mark.requires('relion')
 
 STAGE = ['-n', '^Miniature.*MotionCorr/', '-r', '--system', 'local']
 
@@ -62,6 +60,7 @@ def relionbench(*args, env=None):
                           text=True, env={**os.environ, **(env or {})}, timeout=120)
 
 
+@relion
 def test_report_after_two_runs(two_runs, tmp_path):
     done = relionbench('report', '--runs', str(two_runs), '--out', str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -70,6 +69,7 @@ def test_report_after_two_runs(two_runs, tmp_path):
     assert (tmp_path / 'plots' / 'local_Miniature.png').read_bytes()[:4] == b'\x89PNG'
 
 
+@relion
 def test_slowdown_alerts_a_webhook_and_smtp(two_runs):
     server = HTTPServer(('127.0.0.1', 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -98,6 +98,7 @@ def test_slowdown_alerts_a_webhook_and_smtp(two_runs):
     assert len(Mailbox.messages) == 1 and 'motioncorr_seconds' in Mailbox.messages[0]
 
 
+@relion
 def test_nightly_keeps_the_benchmark_result_when_the_alert_cannot_be_sent(tmp_path):
     """scripts/nightly with a slow extraction and the webhook down: the report is written, the
     alert is tried and reported, and the exit status stays reframe's."""

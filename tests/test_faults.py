@@ -16,16 +16,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, reframe
 
-CLUSTER = ROOT / 'scripts' / 'slurm-pseudo-cluster'
-
-
-def _cluster_up():
-    return subprocess.run([str(CLUSTER), 'status'], capture_output=True).returncode == 0
-
-
-relion = pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')
-slurm = pytest.mark.skipif(not _cluster_up(), reason='needs scripts/slurm-pseudo-cluster up')
-pytestmark = [pytest.mark.relion, relion]
+relion = pytest.mark.requires('relion')
+slurm = pytest.mark.requires('relion', 'slurm')
 
 MOTIONCORR = ['-n', '^Miniature.*MotionCorr/cpu-plain']
 REFINE = ['-n', '^Miniature.*Refine3D_Local/cpu-plain']
@@ -139,7 +131,7 @@ def test_an_unknown_option_warning_fails(runs, tmp_path):
     failed(result, '--no_such_option')
 
 
-@slurm
+@pytest.mark.requires('slurm')
 def test_an_absent_dataset_is_skipped_with_fetch_instructions(runs, tmp_path):
     result = run('-n', '^Ribosome.*Class2D/cpu-plain', '-S', f'dataset_dir={tmp_path}/none',
                  runs=runs)
@@ -147,6 +139,7 @@ def test_an_absent_dataset_is_skipped_with_fetch_instructions(runs, tmp_path):
     assert 'scripts/fetch-dataset relion-benchmark --dest' in result.stdout
 
 
+@relion
 def test_a_slower_relion_fails_performance(runs, tmp_path):
     """Every relion_refine call takes 50 % longer: Class2D misses its time reference."""
     fakes = stand_in(tmp_path / 'bin', 'relion_refine',
@@ -157,6 +150,7 @@ def test_a_slower_relion_fails_performance(runs, tmp_path):
     failed(result, 'class2d_seconds')
 
 
+@relion
 def test_a_degraded_dataset_fails_on_resolution(runs, tmp_path, generated):
     """The particles blurred and buried in noise: refinement resolves less than it should
     (Class2D's three iterations stop at 28.8 A whatever the data, inside its band)."""

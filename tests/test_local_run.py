@@ -1,12 +1,9 @@
 """Real ReFrame runs on the local system with the Debian RELION: failures are never passes."""
 
-import shutil
-
 import pytest
 from conftest import reframe
 
-pytestmark = [pytest.mark.relion,
-              pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')]
+pytestmark = pytest.mark.requires('relion')
 
 CHECK = ['-n', '^Ribosome.*Class2D/cpu-plain', '-r', '--system', 'local']
 

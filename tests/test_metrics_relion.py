@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 import starfile
 import tinydata as tiny
+from conftest import require
 
 from relionbench import metrics, records
 from relionbench.constants import OUT
-from relionbench.outputs import problem
-from relionbench.stages import ALDOLASE, POSTPROCESS
+from relionbench.outputs import problem, shortfall
+from relionbench.stages import ALDOLASE, POSTPROCESS, Step
 
 K_2D = 3
 ITER_2D = 2
@@ -35,15 +36,7 @@ MPI_ENV = {'OMPI_ALLOW_RUN_AS_ROOT': '1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1',
 RES_RANGE = (2 * tiny.APIX, tiny.BOX * tiny.APIX)   #: Nyquist .. box, in A
 EXTRACT_WINDOW, EXTRACT_SCALE = 40, 32               #: px; 3 A/px * 40 / 32 = 3.75 A/px
 
-relion = pytest.mark.relion
-needs_relion = pytest.mark.skipif(shutil.which('relion_refine') is None,
-                                  reason='RELION is not installed: relion_refine is not on PATH')
-
-
-def _require(*programs):
-    missing = [p for p in programs if shutil.which(p) is None]
-    if missing:
-        pytest.skip(f'not on PATH: {", ".join(missing)}')
+relion = pytest.mark.requires('relion')
 
 
 def _tail(log, lines=25):
@@ -67,7 +60,6 @@ class Workspace:
 
     def run(self, label, *cmd):
         """Run ``cmd`` in the project folder; fail with the end of its output if it fails."""
-        _require(cmd[0])
         log = self.logs / f'{label}.log'
         env = {**MPI_ENV, **os.environ}
         start = time.monotonic()
@@ -91,8 +83,7 @@ class Workspace:
 
 @pytest.fixture(scope='module')
 def workspace(tmp_path_factory, request):
-    if shutil.which('relion_refine') is None:
-        pytest.skip('RELION is not installed: relion_refine is not on PATH')
+    require('relion')
     ws = Workspace(tmp_path_factory.mktemp('relion'))
     yield ws
     plugins = request.config.pluginmanager
@@ -131,7 +122,6 @@ def class2d(workspace, particles):
 @pytest.fixture(scope='module')
 def refine3d(workspace, particles):
     """Auto-refine with split halves: needs MPI (1 leader + 2 followers on 2 cores)."""
-    _require('mpirun', 'relion_refine_mpi')
     workspace.out('Refine3D').mkdir(parents=True)
     # --auto_local_healpix_order 2: local searches from 7.5 deg on; a global search at
     # 7.5 deg costs 15-30 s an iteration here and doubles the run time.
@@ -200,7 +190,6 @@ def _general(path, block):
 # -- the extractors ---------------------------------------------------------------------
 
 @relion
-@needs_relion
 def test_classification_reads_the_last_iteration(class2d):
     model = Path(f'{class2d}_it{ITER_2D:03d}_model.star')
     assert metrics.last_iteration(class2d) == model
@@ -212,8 +201,9 @@ def test_classification_reads_the_last_iteration(class2d):
         'resolution': pytest.approx(float(general['rlnCurrentResolution'])),
         'nr_classes': int(general['rlnNrClasses']),
         'classes_above_2pct': int((occupancy.astype(float) > 0.02).sum()),
+        'average_pmax': pytest.approx(float(general['rlnAveragePmax'])),
     }
-    assert found['nr_classes'] == K_2D
+    assert found['nr_classes'] == K_2D and 0 < found['average_pmax'] <= 1
     assert 1 <= found['classes_above_2pct'] <= K_2D
     assert occupancy.sum() == pytest.approx(1, abs=1e-3)
     assert RES_RANGE[0] <= found['resolution'] <= RES_RANGE[1]
@@ -223,7 +213,6 @@ def test_classification_reads_the_last_iteration(class2d):
 
 
 @relion
-@needs_relion
 def test_refinement_reads_the_final_model(refine3d, workspace):
     model = Path(f'{refine3d}_model.star')
     found = metrics.refinement(refine3d)
@@ -246,7 +235,6 @@ def test_refinement_reads_the_final_model(refine3d, workspace):
 
 
 @relion
-@needs_relion
 def test_postprocess_reads_the_general_block(postprocessed, workspace):
     star = Path(f'{postprocessed}.star')
     found = metrics.postprocess(postprocessed)
@@ -266,7 +254,6 @@ def test_postprocess_reads_the_general_block(postprocessed, workspace):
 
 
 @relion
-@needs_relion
 def test_ctf_refine_reads_the_optics_beam_tilt(ctf_refined):
     found = metrics.ctf_refine(ctf_refined)
 
@@ -280,7 +267,6 @@ def test_ctf_refine_reads_the_optics_beam_tilt(ctf_refined):
 
 
 @relion
-@needs_relion
 def test_extraction_reads_the_new_optics(extracted):
     star, centres = extracted
     found = metrics.extraction(star)
@@ -298,7 +284,6 @@ def test_extraction_reads_the_new_optics(extracted):
 
 
 @relion
-@needs_relion
 def test_science_follows_the_stage_tables(workspace, class2d, refine3d, postprocessed,
                                           ctf_refined, extracted):
     """Published steps' prefixes point at the files RELION writes; every name has a unit."""
@@ -320,7 +305,6 @@ def test_science_follows_the_stage_tables(workspace, class2d, refine3d, postproc
 
 
 @relion
-@needs_relion
 def test_relion_logs_carry_no_warning_relionbench_flags(workspace, class2d, refine3d,
                                                          postprocessed, ctf_refined, extracted):
     logs = sorted(workspace.logs.glob('*.log'))
@@ -348,7 +332,6 @@ def test_polish_refuses_too_few_parameters(tmp_path, text):
 # -- outputs.problem --------------------------------------------------------------------
 
 @relion
-@needs_relion
 def test_problem_passes_what_relion_wrote(refine3d):
     for suffix in ('_model.star', '_data.star', '_class001.mrc', '_half1_class001_unfil.mrc'):
         assert problem(f'{refine3d}{suffix}') == ''
@@ -374,7 +357,6 @@ BROKEN = {
 
 
 @relion
-@needs_relion
 @pytest.mark.parametrize('case', BROKEN)
 def test_problem_names_a_broken_output(refine3d, tmp_path, case):
     source, damage = BROKEN[case]
@@ -383,3 +365,55 @@ def test_problem_names_a_broken_output(refine3d, tmp_path, case):
         path.write_bytes(damage(Path(f'{refine3d}_{source[4:]}').read_bytes()))
     found = problem(path)
     assert found and str(path) in found
+
+
+# -- outputs.shortfall: parseable, but less than the step must produce -------------------
+
+def _class2d_step():
+    """The fixture's Class2D call as a stage-table step."""
+    run = f'{OUT}/Class2D/run_it{ITER_2D:03d}'
+    return Step('class2d', 'relion_refine',
+                f'--i Particles/proj.star --o {OUT}/Class2D/run --K {K_2D} --iter {ITER_2D}',
+                (f'{run}_data.star', f'{run}_model.star'))
+
+
+@pytest.fixture
+def class2d_copy(class2d, workspace, tmp_path):
+    shutil.copytree(workspace.root / 'Particles', tmp_path / 'Particles')
+    shutil.copytree(workspace.out('Class2D'), tmp_path / OUT / 'Class2D')
+    return tmp_path / OUT / 'Class2D' / f'run_it{ITER_2D:03d}'
+
+
+@relion
+def test_shortfall_passes_what_relion_wrote(class2d_copy):
+    assert shortfall(_class2d_step(), class2d_copy.parents[2]) == ''
+
+
+@relion
+def test_shortfall_names_particles_lost_on_the_way(class2d_copy):
+    path = Path(f'{class2d_copy}_data.star')
+    blocks = starfile.read(path, always_dict=True)
+    total = len(blocks['particles'])
+    starfile.write({**blocks, 'particles': blocks['particles'].iloc[:total // 2]}, path,
+                   overwrite=True)
+    assert problem(path) == ''                          # it parses
+    found = shortfall(_class2d_step(), class2d_copy.parents[2])
+    assert found == (f'{path} lists {total // 2} particles of the {total} in '
+                     'Particles/proj.star')
+
+
+@relion
+def test_shortfall_names_missing_classes(class2d_copy):
+    path = Path(f'{class2d_copy}_model.star')
+    blocks = starfile.read(path, always_dict=True)
+    starfile.write({**blocks, 'model_classes': blocks['model_classes'].iloc[:1]}, path,
+                   overwrite=True)
+    found = shortfall(_class2d_step(), class2d_copy.parents[2])
+    assert found == f'{path} holds 1 of the {K_2D} classes asked for (--K)'
+
+
+def test_a_missing_iteration_says_which_was_last(tmp_path):
+    for n in (1, 2):
+        (tmp_path / f'run_it{n:03d}_model.star').write_text('data_\n')
+    assert problem(tmp_path / 'run_it025_model.star').endswith(
+        'was not written (RELION wrote iteration 2 of the 25 asked for)')

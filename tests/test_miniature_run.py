@@ -2,7 +2,6 @@
 records carry per-step time and memory, RELION's resolutions and the ground-truth scores."""
 
 import json
-import shutil
 
 import pytest
 from conftest import reframe
@@ -10,8 +9,7 @@ from conftest import reframe
 from relionbench import timing
 from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE
 
-pytestmark = [pytest.mark.relion,
-              pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')]
+pytestmark = pytest.mark.requires('relion')
 
 
 @pytest.fixture(scope='module')

@@ -110,3 +110,36 @@ def test_derive_covers_the_measured_spread():
     assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded)[2] == 0.286
     assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded,
                                  {'time_upper': 1.0})[2] == 1.0
+
+
+def test_an_override_keeps_the_minimum_slack():
+    """-S time_tolerance=1.0 loosens a 0.04 s step to 1.04 s, never tightens it to 0.08 s."""
+    entry = references.Entry('w', 's', 'cpu-plain', '1x2', 'src', 48, 3.0, {})
+    value, _, upper, _ = references.thresholds('select_seconds', {'value': 0.04}, entry,
+                                               {'time_upper': 1.0})
+    assert reference_bounds(value, None, upper)[1] == pytest.approx(1.04)
+    _, _, upper, _ = references.thresholds('mask_peak_mib', {'value': 8.0}, entry)
+    assert reference_bounds(8.0, None, upper)[1] == pytest.approx(12.0)
+
+
+def test_scaled_times_follow_each_steps_factor():
+    entry = references.Entry('w', 's', 'cpu-plain', '3x1', 'src', 48, 3.0, {
+        'refine_seconds': {'value': 10.0}, 'mask_seconds': {'value': 2.0},
+        'total_seconds': {'value': 12.0}, 'refine_resolution': {'value': 9.0}})
+    metrics = references.scaled(entry, {'refine': 2.0, 'mask': 1.0})
+    assert metrics['refine_seconds']['value'] == 20.0 and metrics['mask_seconds']['value'] == 2.0
+    assert metrics['total_seconds']['value'] == pytest.approx(22.0)
+    assert metrics['refine_resolution'] == {'value': 9.0}
+    assert entry.metrics['refine_seconds']['value'] == 10.0          # the entry is unchanged
+
+
+def test_the_local_references_carry_their_calibration():
+    entries = references.load('local')
+    assert all(set(e.calibration['seconds']) == {1, 2} for e in entries)
+    assert entries[0].calibration['source']
+
+
+def test_a_bad_calibration_names_the_file(tmp_path):
+    (tmp_path / 'x.yaml').write_text('calibration: {seconds: {1: 0}}\nreferences: []\n')
+    with pytest.raises(references.ReferenceError, match=r'x\.yaml: calibration: seconds'):
+        references.load('x', tmp_path)

@@ -3,7 +3,6 @@ defocus errors are really in the data; and (with RELION) the prepared project is
 
 import hashlib
 import json
-import shutil
 import time
 
 import mrcfile
@@ -190,8 +189,7 @@ def _motion_error(out):
     return float(np.sqrt((np.concatenate(errors) ** 2).sum(1).mean()))
 
 
-@pytest.mark.relion
-@pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')
+@pytest.mark.requires('relion')
 def test_prepare_writes_every_file_of_the_layout(tmp_path):
     summary = miniature.prepare(tmp_path, seed=0)
     for path in miniature.LAYOUT:
@@ -214,8 +212,7 @@ def test_prepare_writes_every_file_of_the_layout(tmp_path):
     assert truth.resolution_at(curve, 0.5, synthetic.BOX, synthetic.APIX) < 10
 
 
-@pytest.mark.relion
-@pytest.mark.skipif(not shutil.which('relion_refine'), reason='needs RELION')
+@pytest.mark.requires('relion')
 def test_a_failing_relion_program_is_named_with_its_output(tmp_path):
     with pytest.raises(RuntimeError, match=r'relion_star_handler exited with code [1-9]'):
         miniature.run(['relion_star_handler', '--i', 'absent.star', '--o', 'x.star'],

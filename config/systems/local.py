@@ -5,7 +5,14 @@ import os
 from common import RUNS, relion_environment, system
 
 from relionbench import hostinfo
-from relionbench.constants import X_CORES, X_DATA_ROOT, X_GPUS, X_MAX_NODES, X_SCRATCH
+from relionbench.constants import (
+    X_CALIBRATE,
+    X_CORES,
+    X_DATA_ROOT,
+    X_GPUS,
+    X_MAX_NODES,
+    X_SCRATCH,
+)
 
 system = system('local', 'This machine (embedded default)', ['.*'], [{
     'name': 'default',
@@ -27,6 +34,7 @@ system = system('local', 'This machine (embedded default)', ['.*'], [{
         X_MAX_NODES: 1,
         X_DATA_ROOT: os.environ.get('RELIONBENCH_DATA', f'{RUNS}/data'),
         X_SCRATCH: '',
+        X_CALIBRATE: True,      # times judged against this machine (relionbench.calibration)
     },
 }])
 
