@@ -106,9 +106,11 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=REPEATS)
     parser.add_argument('--out', default=FILE)
     args = parser.parse_args(argv)
+    began = time.perf_counter()
     seconds = measure(args.workers, args.repeats)
     with open(args.out, 'w') as out:
-        json.dump({'seconds': seconds, 'rounds': ROUNDS, 'repeats': args.repeats}, out)
+        json.dump({'seconds': seconds, 'rounds': ROUNDS, 'repeats': args.repeats,
+                   'elapsed': round(time.perf_counter() - began, 3)}, out)
     for n, s in seconds.items():
         print(f'calibration: {n} process(es) {s:.3f} s')
     if any(not math.isfinite(s) for s in seconds.values()):

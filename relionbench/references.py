@@ -204,12 +204,20 @@ def _parse_case(display_name):
     return check, stage, variant, scale
 
 
+def _unbanded(metric, stage):
+    return any(metric == f'{step.label}_{suffix}' for step in stage.steps
+               for suffix in step.unbanded)
+
+
 def _spec(metric, series, stage):
     unit, kind = describe(metric)
     median = _median(series)
     spread = max(series) - min(series)
     spec = {'value': round(median, 6), 'unit': unit}
-    if kind == 'resolution':
+    if kind == 'record' or _unbanded(metric, stage):
+        if kind != 'record':
+            spec['band'] = 'none'
+    elif kind == 'resolution':
         length = stage.box_size * stage.pixel_size
         shells = max(abs(length / min(series) - length / max(series)), 0)
         spec['shells'] = max(DEFAULTS['resolution_shells'], int(SPREAD * shells + 0.999))

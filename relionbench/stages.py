@@ -36,6 +36,7 @@ class Step:
     truth_input: str = ''           #: output the truth scorer reads
     python: bool = False            #: ``program`` is a relionbench module run with Python
     true_start: bool = False        #: its inputs carry the truth: scores read ``true_start_``
+    unbanded: tuple = ()            #: metrics (suffixes) no input moves: recorded, not judged
 
     @property
     def mpi(self):

@@ -27,18 +27,35 @@ def generation_seconds(case):
     return float(found.group(1)) if found else None
 
 
+def calibration_seconds(case):
+    """Seconds the calibration workload took (relionbench.calibration), from its file."""
+    from relionbench.calibration import FILE
+    try:
+        path = Path(case['outputdir'] or case['stagedir'], FILE)
+        return json.loads(path.read_text()).get('elapsed')
+    except (OSError, ValueError):
+        return None
+
+
+FIXTURES = {'MiniatureData': ('data generation', generation_seconds),
+            'Calibration': ('calibration', calibration_seconds)}
+"""Session fixtures: the row's name and how many seconds of work they did."""
+
+
 def stage_rows(report):
-    """One row per test case: check, stage, result, seconds of RELION steps and of the job."""
+    """One row per test case: check, stage, result, seconds of RELION steps (of the work, for
+    a fixture) and of the job."""
     rows = []
     for case in (c for run in report['runs'] for c in run['testcases']):
         name = case['display_name']
-        staged = '%case=' in name
-        rows.append({
-            'check': name.split(' ')[0],
-            'stage': name.split('=')[1].split()[0] if staged else 'data generation',
-            'result': case['result'],
-            'relion_s': perf(case).get('total_seconds') if staged else generation_seconds(case),
-        })
+        check = name.split(' ')[0]
+        if '%case=' in name:
+            stage, seconds = name.split('=')[1].split()[0], perf(case).get('total_seconds')
+        else:
+            label, measure = FIXTURES.get(check, (check, lambda c: None))
+            stage, seconds = label, measure(case)
+        rows.append({'check': check, 'stage': stage, 'result': case['result'],
+                     'relion_s': seconds})
     return pd.DataFrame(rows)
 
 
@@ -46,9 +63,9 @@ def summary(report, wall=None):
     table = stage_rows(report)
     relion = table['relion_s'].sum()
     run_wall = wall if wall is not None else report['session_info'].get('time_elapsed')
-    lines = [f'RELION steps and data generation: {relion:.1f} s']
+    lines = [f'RELION steps, data generation and calibration: {relion:.1f} s']
     if run_wall:
-        lines.append(f'wall time of the whole run:       {run_wall:.1f} s '
+        lines.append(f'wall time of the whole run: {run_wall:.1f} s '
                      f'(ReFrame overhead {run_wall - relion:.1f} s, '
                      f'{100 * (run_wall - relion) / run_wall:.0f} %)')
     return table, '\n'.join(lines)

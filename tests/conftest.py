@@ -96,15 +96,17 @@ def pytest_terminal_summary(terminalreporter):
         f'missing: {", ".join(absent) or "none"}')
 
 
-def reframe(*args, runs, env=None, timeout=600):
+def reframe(*args, runs, env=None, timeout=600, prefix=()):
     """Run reframe from the checkout with results under ``runs``; returns CompletedProcess.
+    ``prefix``: a command reframe runs under (e.g. ``taskset -c 0``).
 
     TMPDIR points there too: ReFrame's bootstrap log (before the configuration is read)
     would otherwise be left in /tmp as rfm-*.log."""
     (runs / 'tmp').mkdir(parents=True, exist_ok=True)
     environ = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
                'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp'), **(env or {})}
-    return subprocess.run([str(REFRAME), '-c', str(ROOT / 'checks'), '-R', *args], cwd=ROOT,
+    return subprocess.run([*prefix, str(REFRAME), '-c', str(ROOT / 'checks'), '-R', *args],
+                          cwd=ROOT,
                           env=environ, capture_output=True, text=True, timeout=timeout)
 
 

@@ -5,6 +5,7 @@ served here on 127.0.0.1."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -120,6 +121,38 @@ def test_nightly_keeps_the_benchmark_result_when_the_alert_cannot_be_sent(tmp_pa
     assert 'alert: webhook gave up after 3 attempts' in done.stderr
     assert (runs / 'report' / 'index.html').exists() and (runs / 'results.db').exists()
     assert 'S3CRET' not in done.stdout + done.stderr
+
+
+@relion
+def test_reframe_performance_compare_reads_two_real_sessions(two_runs):
+    """ReFrame's own --performance-compare on the suite's database: the second session's
+    MotionCorr took about 4 s longer than the first's."""
+    from conftest import REFRAME, ROOT
+    db = sqlite3.connect(two_runs / 'results.db')
+    first, second = [row[0] for row in db.execute(
+        'SELECT uuid FROM sessions ORDER BY session_start_unix')]
+    env = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
+           'RELIONBENCH_RUNS': str(two_runs), 'TMPDIR': str(two_runs / 'tmp')}
+    done = subprocess.run([str(REFRAME), f'--performance-compare={first}/{second}/mean:/'],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = next(line for line in done.stdout.splitlines() if 'motioncorr_seconds' in line)
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    a, b = _two_numbers(cells)
+    assert b - a > 3, row
+
+
+def _number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _two_numbers(cells):
+    found = [float(c) for c in cells if _number(c)]
+    return found[0], found[1]
 
 
 def test_gitlab_example_runs_the_nightly_script():

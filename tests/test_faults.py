@@ -34,9 +34,10 @@ def stand_in(folder, program, body):
     return folder
 
 
-def run(*args, runs, fakes=None, system='ci-slurm:cpu', timeout=600):
+def run(*args, runs, fakes=None, system='ci-slurm:cpu', timeout=600, prefix=()):
     env = {'PATH': f'{fakes}:{os.environ["PATH"]}'} if fakes else None
-    return reframe('-r', '--system', system, *args, runs=runs, env=env, timeout=timeout)
+    return reframe('-r', '--system', system, *args, runs=runs, env=env, timeout=timeout,
+                   prefix=prefix)
 
 
 def failed(result, message):
@@ -67,7 +68,7 @@ def test_stages_pass_through_slurm_on_every_partition(runs):
     result = run('-n', '^Miniature.*(Class2D/|Refine3D_Local/cpu)', runs=runs,
                  system='ci-slurm')
     assert result.returncode == 0, result.stdout[-4000:]
-    assert 'Ran 6/6 test case(s)' in result.stdout
+    assert 'Ran 9/9 test case(s)' in result.stdout   # 5 stages, data, 3 calibrations
     gpu_job = next(runs.glob('output/*/ci-slurm/gpu/relion/Miniature_*/rfm_job.sh')).read_text()
     assert '#SBATCH --partition=gpu\n' in gpu_job and '#SBATCH --gres=gpu:1\n' in gpu_job
     assert '--gpu' not in gpu_job
@@ -139,15 +140,32 @@ def test_an_absent_dataset_is_skipped_with_fetch_instructions(runs, tmp_path):
     assert 'scripts/fetch-dataset relion-benchmark --dest' in result.stdout
 
 
+SLOWER = ('t0=$(date +%s.%N)\n"$REAL" "$@"; rc=$?\n'
+          'sleep "$(awk "BEGIN {print ($(date +%s.%N) - $t0) / 2}")"\nexit $rc')
+"""A stand-in body: the real program, then half as long again."""
+ONE_CORE = ('taskset', '-c', '0')
+
+
 @relion
-def test_a_slower_relion_fails_performance(runs, tmp_path):
-    """Every relion_refine call takes 50 % longer: Class2D misses its time reference."""
-    fakes = stand_in(tmp_path / 'bin', 'relion_refine',
-                     't0=$(date +%s.%N)\n"$REAL" "$@"; rc=$?\n'
-                     'sleep "$(awk "BEGIN {print ($(date +%s.%N) - $t0) / 2}")"\nexit $rc')
-    result = run('-n', '^Miniature.*Class2D/cpu-plain', runs=runs, fakes=fakes,
-                 system='local')
-    failed(result, 'class2d_seconds')
+def test_on_one_core_a_clean_run_meets_its_time_references(runs):
+    """Half the machine: every step takes longer, the calibration says by how much. Serial,
+    threaded (Class2D --j 2) and MPI (3 ranks) steps."""
+    result = run('-n', '^Miniature.*(Class2D|Refine3D_Local)/cpu-plain', runs=runs,
+                 system='local', prefix=ONE_CORE)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert 'times scaled to this machine: x' in perflog(runs, 'local', 'default')
+
+
+@relion
+@pytest.mark.parametrize('cores', ['all', 'one'])
+def test_a_slower_relion_refine_mpi_fails_on_time(runs, tmp_path, cores):
+    """relion_refine_mpi 50 % slower: Refine3D_Local misses its refine time, on the whole
+    machine and on one core of it; the steps that were not slowed meet theirs."""
+    fakes = stand_in(tmp_path / 'bin', 'relion_refine_mpi', SLOWER)
+    result = run(*REFINE, runs=runs, fakes=fakes, system='local',
+                 prefix=ONE_CORE if cores == 'one' else ())
+    failed(result, 'refine_seconds=')
+    assert 'postprocess_seconds=' not in result.stdout and 'mask_seconds=' not in result.stdout
 
 
 @relion
@@ -195,7 +213,7 @@ def test_an_administrator_cancelling_a_job_fails_it_and_keeps_the_others(runs, t
                  system='ci-slurm')
     admin.join()
     failed(result, 'ended CANCELLED (scancel or an administrator)')
-    assert '(2 failure(s)' in result.stdout and 'Ran 4/4' in result.stdout
+    assert '(2 failure(s)' in result.stdout and 'Ran 7/7' in result.stdout   # + 4 fixtures
     assert 'MotionCorr/gpu/1gpu|' in perflog(runs, 'ci-slurm', 'gpu')
 
 

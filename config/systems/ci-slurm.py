@@ -15,7 +15,7 @@ ROOT_MPI = [    # the pseudo-cluster runs jobs as root; Open MPI refuses root un
     ['OMPI_MCA_rmaps_base_oversubscribe', '1'],
 ]
 EXTRAS = {c.X_CORES: 8, c.X_GPUS: 0, c.X_MAX_NODES: 1, c.X_MEM_GB: 16,
-          c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: '', c.X_CALIBRATE: True}
+          c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: ''}
 
 
 def partition(name, descr, slurm_partition, launcher, features, **extras):
