@@ -66,11 +66,15 @@ class Entry:
         return (self.workflow, self.stage, self.variant, self.scale)
 
 
+PRINTED = 1e-6
+"""Relative precision of the values RELION prints: a band edge on a shell keeps that shell."""
+
+
 def shell_bounds(resolution, box_size, pixel_size, shells):
     """Relative (lower, upper) thresholds for ``shells`` Fourier shells around ``resolution``."""
     n = box_size * pixel_size / resolution
-    lower = n / (n + shells) - 1
-    upper = n / (n - shells) - 1 if n > shells else None
+    lower = n / (n + shells) - 1 - PRINTED
+    upper = n / (n - shells) - 1 + PRINTED if n > shells else None
     return lower, upper
 
 

@@ -39,12 +39,15 @@ def fsc(a, b):
 
 
 def resolution_at(curve, threshold, box, pixel):
-    """Resolution (A) where the FSC first falls below ``threshold``, interpolated between
-    shells; Nyquist when it never does."""
-    for k in range(1, len(curve)):
+    """Resolution (A) where the FSC first falls below ``threshold`` after the DC term,
+    interpolated between shells; Nyquist when it never does, the box length when it starts
+    below (an inverted or unrelated map)."""
+    if len(curve) < 2 or curve[1] < threshold:
+        return float(box * pixel)
+    for k in range(2, len(curve)):
         if curve[k] < threshold:
             f = (curve[k - 1] - threshold) / (curve[k - 1] - curve[k])
-            return box * pixel / (k - 1 + f) if k - 1 + f > 0 else float('inf')
+            return box * pixel / (k - 1 + f)
     return 2 * pixel
 
 
@@ -88,7 +91,7 @@ def ctf_scores(path, truth_dir):
             'truth_tilt_magnitude_error': float(abs(np.linalg.norm(got) - np.linalg.norm(want)))}
 
 
-def _keys(table):
+def particle_keys(table):
     """Micrograph file name and rounded coordinates: a particle's identity in any job folder."""
     return (table['rlnMicrographName'].astype(str).map(lambda name: Path(name).name) + ':' +
             table['rlnCoordinateX'].astype(float).round().astype(int).astype(str) + ':' +
@@ -103,9 +106,9 @@ def class_scores(prefix, truth_dir):
     particles = starfile.read(data, always_dict=True)['particles']
     table = starfile.read(Path(truth_dir) / 'particles.star', always_dict=True)
     true = next(iter(table.values()))
-    kinds = pd.Series(true['rlnClassNumber'].to_numpy(), index=_keys(true))
+    kinds = pd.Series(true['rlnClassNumber'].to_numpy(), index=particle_keys(true))
     found = pd.DataFrame({'cls': particles['rlnClassNumber'].to_numpy(),
-                          'kind': kinds.reindex(_keys(particles)).to_numpy()})
+                          'kind': kinds.reindex(particle_keys(particles)).to_numpy()})
     if found['kind'].isna().any():
         raise ValueError(f'{data}: {int(found.kind.isna().sum())} particle(s) not in the truth')
     majority = found.groupby('cls')['kind'].agg(lambda k: k.value_counts().idxmax())

@@ -11,8 +11,6 @@ import sys
 import threading
 import time
 
-import mrcfile
-import numpy as np
 import pytest
 from conftest import ROOT, reframe
 
@@ -125,6 +123,16 @@ def test_a_truncated_output_fails_sanity_naming_the_file(runs, tmp_path, program
 
 
 @slurm
+def test_an_output_missing_particles_fails_naming_what_is_missing(runs, tmp_path):
+    """Class2D's data file parses but lost its last 100 particles on the way."""
+    data = 'Bench/Class2D/run_it003_data.star'
+    fakes = stand_in(tmp_path / 'bin', 'relion_refine',
+                     f'"$REAL" "$@" || exit\nhead -n -100 {data} >t && mv t {data}')
+    result = run('-n', '^Miniature.*Class2D/cpu-plain', runs=runs, fakes=fakes)
+    failed(result, f'{data} lists 340 particles of the 440 in Extract/job004/particles.star')
+
+
+@slurm
 def test_an_unknown_option_warning_fails(runs, tmp_path):
     fakes = stand_in(tmp_path / 'bin', 'relion_run_motioncorr',
                      'exec "$REAL" "$@" --no_such_option 1')
@@ -166,26 +174,6 @@ def test_a_slower_relion_refine_mpi_fails_on_time(runs, tmp_path, cores):
                  prefix=ONE_CORE if cores == 'one' else ())
     failed(result, 'refine_seconds=')
     assert 'postprocess_seconds=' not in result.stdout and 'mask_seconds=' not in result.stdout
-
-
-@relion
-def test_a_degraded_dataset_fails_on_resolution(runs, tmp_path, generated):
-    """The particles blurred and buried in noise: refinement resolves less than it should
-    (Class2D's three iterations stop at 28.8 A whatever the data, inside its band)."""
-    data = tmp_path / 'degraded'
-    shutil.copytree(generated, data, symlinks=True)
-    rng = np.random.default_rng(1)
-    for stack in (data / 'Extract' / 'job004' / 'Movies').glob('*.mrcs'):
-        with mrcfile.open(stack, 'r+') as mrc:
-            images = np.fft.rfft2(mrc.data.astype(np.float32))
-            fy = np.fft.fftfreq(images.shape[-2])[:, None]
-            fx = np.fft.rfftfreq(mrc.data.shape[-1])[None, :]
-            blurred = np.fft.irfft2(images * np.exp(-(fx**2 + fy**2) / 0.001),
-                                    s=mrc.data.shape[-2:])
-            noise = rng.normal(0, 2 * mrc.data.std(), mrc.data.shape)
-            mrc.data[:] = (0.2 * blurred + noise).astype(mrc.data.dtype)
-    result = run(*REFINE, '-S', f'dataset_dir={data}', runs=runs, system='local')
-    failed(result, 'refine_resolution')
 
 
 @slurm

@@ -54,6 +54,16 @@ def test_resolution_interpolates_between_shells():
     assert truth.resolution_at(curve, 0.5, BOX, PIXEL) == pytest.approx(BOX * PIXEL / 2.5)
 
 
+def test_an_inverted_map_has_no_resolution_against_the_truth(tmp_path):
+    """Its FSC starts at -1: the worst score (the box length), never an extrapolated one."""
+    vol = _map()
+    (tmp_path / 'truth').mkdir()
+    _write(tmp_path / 'truth' / 'map.mrc', vol)
+    scores = truth.map_scores(_write(tmp_path / 'inverted.mrc', -vol), tmp_path / 'truth')
+    assert scores == {'truth_fsc05_resolution': BOX * PIXEL,
+                      'truth_fsc0143_resolution': BOX * PIXEL}
+
+
 def test_ctf_scores(tmp_path):
     (tmp_path / 'truth').mkdir()
     (tmp_path / 'truth' / 'planted.json').write_text(json.dumps({
