@@ -1,61 +1,65 @@
-"""Machine calibration: how fast this machine is, against the one the local references were
+"""Machine calibration: how this machine compares with the one the local references were
 measured on, so that the miniature's time references travel.
 
-A fixed numerical workload (3-D FFTs, the kernel RELION spends its time in) runs in 1 and in
-2 concurrent processes, each timed as the best of a few repeats. ``reference/local.yaml``
-keeps the seconds the reference machine took (``calibration:``); a step's time reference is
-scaled by this machine's ratio for the number of processes the step keeps busy (one for a
-serial step, the threads of a threaded one, the followers of an MPI refinement), so a
-machine twice as slow, or half of the reference machine, expects twice the time. The
-workload does not use RELION: a slower RELION build is never calibrated away.
+Two things make the same work take longer: slower cores, and fewer of them than the work
+keeps busy. The first is measured: a fixed numerical workload (3-D FFTs, the kernel RELION
+spends its time in), best of a few repeats, in one process. The second is read: the CPUs
+the job may use (its affinity and any cgroup CPU quota). ``reference/local.yaml`` keeps
+both for the reference machine (``calibration:``). A step keeping ``n`` processes busy (one
+for a serial step, the threads of a threaded one, the followers of an MPI refinement) on
+``c`` usable cores takes ``max(1, n / c)`` times as long as on ``n`` cores, so its time
+reference is scaled by the speed ratio times the ratio of those contentions. The workload
+does not use RELION: a slower RELION build is never calibrated away.
 
-``python -m relionbench.calibration [--workers 1 2] [--out calibration.json]``
+``python -m relionbench.calibration [--out calibration.json]``
 """
 
 import argparse
 import json
 import math
-import multiprocessing
+import os
 import sys
 import time
 
 import numpy as np
 
-ROUNDS = 40           #: FFT round trips per process (about 1 s on the reference machine)
-REPEATS = 3
-WORKERS = (1, 2)
+ROUNDS = 40           #: FFT round trips (about 0.5 s on the reference machine)
+REPEATS = 5
 FILE = 'calibration.json'
+NOISE = 1.25
+"""Speed ratios between 1/NOISE and NOISE count as 1: on a shared 2-core VM one session's
+timing of the workload differs from another's by up to 30 %, and the time references' own
+tolerances (at least 25 %) cover such a spread. A machine clearly slower or faster is
+scaled."""
 LEADER_IDLE = ('relion_refine_mpi',)
 """MPI programs whose rank 0 only hands out work."""
 
 
-def _work(start, _):
+def run_once():
+    """Seconds of the workload in this process."""
     volume = np.random.default_rng(0).normal(size=(64, 64, 64)).astype(np.float32)
-    start.wait()
+    began = time.perf_counter()
     for _ in range(ROUNDS):
         volume = np.fft.irfftn(np.fft.rfftn(volume) * 0.5, s=volume.shape, axes=(0, 1, 2))
-    return float(volume[0, 0, 0])
-
-
-def run_once(workers):
-    """Wall seconds of ``workers`` processes doing the workload at the same time."""
-    context = multiprocessing.get_context('fork')
-    start = context.Barrier(workers + 1)
-    procs = [context.Process(target=_work, args=(start, i)) for i in range(workers)]
-    for proc in procs:
-        proc.start()
-    start.wait()
-    began = time.perf_counter()
-    for proc in procs:
-        proc.join()
-    if any(proc.exitcode for proc in procs):
-        raise RuntimeError('a calibration process failed')
     return time.perf_counter() - began
 
 
-def measure(workers=WORKERS, repeats=REPEATS):
-    """{workers: best seconds of ``repeats``}."""
-    return {n: round(min(run_once(n) for _ in range(repeats)), 4) for n in workers}
+def usable_cores():
+    """CPUs this process may run on: its affinity, capped by a cgroup v2 CPU quota."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = open('/sys/fs/cgroup/cpu.max').read().split()
+        if quota != 'max':
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def measure(repeats=REPEATS):
+    """{'seconds': best of ``repeats``, 'cores': usable cores}."""
+    return {'seconds': round(min(run_once() for _ in range(repeats)), 4),
+            'cores': usable_cores()}
 
 
 def busy(step, layout):
@@ -70,51 +74,50 @@ def busy(step, layout):
     return ranks * threads
 
 
-def factor(measured, reference, workers):
-    """This machine's time for ``workers`` processes over the reference machine's (the
-    nearest calibrated count when that one was not measured); 1 without a calibration."""
+def speed(measured, reference):
+    """This machine's workload time over the reference machine's (1 within the noise)."""
+    ratio = measured['seconds'] / reference['seconds']
+    return 1.0 if 1 / NOISE < ratio < NOISE else ratio
+
+
+def factor(measured, reference, processes):
+    """How much longer a step keeping ``processes`` busy takes here than on the reference
+    machine; 1 without a calibration."""
     if not measured or not reference:
         return 1.0
-    known = sorted(set(map(int, measured)) & set(map(int, reference)))
-    if not known:
-        return 1.0
-    n = min(known, key=lambda k: (abs(k - workers), -k))
-    return float(_get(measured, n)) / float(_get(reference, n))
 
-
-def _get(table, n):
-    return table[n] if n in table else table[str(n)]
+    def contention(cores):
+        return max(1.0, processes / cores)
+    return speed(measured, reference) * contention(measured['cores']) / contention(
+        reference['cores'])
 
 
 def describe(factors):
-    """'x1.02 (1 process), x1.98 (2 processes)'."""
+    """'x1.00 (1 process), x2.00 (2 processes)'."""
     return ', '.join(f'x{f:.2f} ({n} process{"es" * (n > 1)})' for n, f in sorted(factors.items()))
 
 
 def read(path):
-    """The measured {workers: seconds} in a calibration file ({} when absent)."""
+    """What a calibration file holds ({} when absent or unreadable)."""
     try:
-        return {int(k): v for k, v in json.loads(open(path).read())['seconds'].items()}
-    except (OSError, ValueError, KeyError):
+        found = json.loads(open(path).read())
+        return {'seconds': float(found['seconds']), 'cores': int(found['cores'])}
+    except (OSError, ValueError, KeyError, TypeError):
         return {}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m relionbench.calibration',
                                      description=__doc__.split('\n\n')[0])
-    parser.add_argument('--workers', type=int, nargs='*', default=list(WORKERS))
     parser.add_argument('--repeats', type=int, default=REPEATS)
     parser.add_argument('--out', default=FILE)
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    seconds = measure(args.workers, args.repeats)
+    found = measure(args.repeats)
     with open(args.out, 'w') as out:
-        json.dump({'seconds': seconds, 'rounds': ROUNDS, 'repeats': args.repeats,
+        json.dump({**found, 'rounds': ROUNDS, 'repeats': args.repeats,
                    'elapsed': round(time.perf_counter() - began, 3)}, out)
-    for n, s in seconds.items():
-        print(f'calibration: {n} process(es) {s:.3f} s')
-    if any(not math.isfinite(s) for s in seconds.values()):
-        return 1
+    print(f'calibration: {found["seconds"]:.3f} s on {found["cores"]} usable core(s)')
     return 0
 
 

@@ -330,15 +330,14 @@ class Calibration(rfm.RunOnlyRegressionTest):
     valid_systems = ['*']
     valid_prog_environs = [f'+{ENV_RELION}']
     executable = sys.executable
-    num_cpus_per_task = max(calibration.WORKERS)
     time_limit = '10m'
 
     @run_before('run')
     def set_command(self):
         self.job.launcher = getlauncher('local')()
-        workers = calibration.WORKERS if self.current_partition.extras.get(X_CALIBRATE) else ()
+        repeats = calibration.REPEATS if self.current_partition.extras.get(X_CALIBRATE) else 1
         self.executable_opts = ['-m', 'relionbench.calibration', '--out', calibration.FILE,
-                                '--workers', *map(str, workers)]
+                                '--repeats', str(repeats)]
         self.keep_files = [calibration.FILE]
 
     @sanity_function
@@ -363,6 +362,6 @@ class MiniatureStage(RelionStage):
         measured = calibration.read(Path(self.machine.stagedir, calibration.FILE))
         if not measured:
             return {}
-        return {s.label: calibration.factor(measured, entry.calibration['seconds'],
+        return {s.label: calibration.factor(measured, entry.calibration,
                                             calibration.busy(s, self.layout))
                 for s in self.stage.steps}

@@ -32,7 +32,7 @@ def cmd_derive(args):
 
     import yaml
 
-    from relionbench import calibration, references, timing
+    from relionbench import references, timing
     runs, calibrations = [], []
     for report in args.derive:
         cases = json.loads(Path(report).read_text())['runs'][0]['testcases']
@@ -40,8 +40,8 @@ def cmd_derive(args):
         runs.append({c['display_name'].split(' /')[0]: timing.perf(c) for c in cases
                      if '%case=' in c['display_name'] and
                      (c['result'] == 'pass' or c.get('fail_phase') == 'performance')})
-        calibrations += [calibration.read(Path(c['outputdir'] or '', calibration.FILE))
-                         for c in cases if c['display_name'].startswith('Calibration')]
+        calibrations += [found for c in cases if c['display_name'].startswith('Calibration')
+                         if (found := timing.calibration(c))]
     derived = references.derive(runs, args.system, args.source, [c for c in calibrations if c])
     print(yaml.safe_dump(derived, sort_keys=False, width=100), end='')
     return 0

@@ -38,6 +38,9 @@ DEFAULTS = {
 }
 
 
+DERIVED_TIME_FLOOR = 0.25
+"""Derived time references come from a handful of runs on a shared machine, whose clean runs
+differ by up to 25 % (2-core VM): never tighter than that."""
 SPREAD = 3
 """Derived tolerances cover this many times the spread measured over the repeat runs."""
 MIN_SLACK = {'time': 1.0, 'memory': 4.0}
@@ -121,8 +124,9 @@ def load(system, directory=REFERENCE_DIR):
     try:
         doc = yaml.safe_load(path.read_text()) or {}
         defaults, calibration = doc.get('defaults', {}), doc.get('calibration', {})
-        if calibration and not all(float(v) > 0 for v in calibration['seconds'].values()):
-            raise ReferenceError('calibration: seconds must be positive')
+        if calibration and not (float(calibration['seconds']) > 0
+                                and int(calibration['cores']) > 0):
+            raise ReferenceError('calibration: write seconds and cores, both positive')
         entries = [Entry(**ref, defaults=defaults, calibration=calibration)
                    for ref in doc.get('references', [])]
         for entry in entries:
@@ -166,11 +170,12 @@ def scaled(entry, factors):
 
 def derive(runs, system, source, calibrations=()):
     """Reference entries from repeat runs (ReFrame run reports): the median of each metric,
-    with a tolerance that covers the measured spread three times over (never below the
-    defaults): a handful of runs underestimates RELION's run-to-run spread.
+    with a tolerance that covers the measured spread three times over (for times and memory,
+    three times the furthest a run went above the median), never below the defaults: a
+    handful of runs underestimates RELION's run-to-run spread.
 
-    ``runs`` holds one ``{case display name: {metric: value}}`` per run; ``calibrations`` the
-    ``{workers: seconds}`` those runs measured (their median becomes ``calibration:``)."""
+    ``runs`` holds one ``{case display name: {metric: value}}`` per run; ``calibrations`` what
+    those runs' calibrations measured (their median becomes ``calibration:``)."""
     from relionbench.stages import WORKFLOWS
     names = set().union(*runs)
     entries = []
@@ -190,11 +195,10 @@ def derive(runs, system, source, calibrations=()):
                         'metrics': metrics})
     doc = {'system': system}
     if calibrations:
-        workers = sorted(set().union(*calibrations))
         doc['calibration'] = {
             'source': f'{source} ({len(calibrations)} runs)',
-            'seconds': {n: round(_median([c[n] for c in calibrations if n in c]), 4)
-                        for n in workers}}
+            'seconds': round(_median([c['seconds'] for c in calibrations]), 4),
+            'cores': int(_median([c['cores'] for c in calibrations]))}
     return {**doc, 'references': entries}
 
 
@@ -226,8 +230,10 @@ def _spec(metric, series, stage):
         shells = max(abs(length / min(series) - length / max(series)), 0)
         spec['shells'] = max(DEFAULTS['resolution_shells'], int(SPREAD * shells + 0.999))
     elif kind in ('time', 'memory'):
-        default = DEFAULTS['time_upper' if kind == 'time' else 'memory_upper']
-        spec['tolerance_upper'] = round(max(default, SPREAD * spread / median if median else 0),
+        # upper bound only: what counts is how far above the median a clean run went
+        default = DERIVED_TIME_FLOOR if kind == 'time' else DEFAULTS['memory_upper']
+        above = max(series) - median
+        spec['tolerance_upper'] = round(max(default, SPREAD * above / median if median else 0),
                                         3)          # thresholds() adds MIN_SLACK
     else:
         default = DEFAULTS.get(kind, DEFAULTS['value'])

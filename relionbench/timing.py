@@ -20,21 +20,32 @@ def perf(case):
 
 
 def generation_seconds(case):
-    """Seconds the miniature data took, from the generator's last line in the job output."""
-    out = Path(case['outputdir'] or case['stagedir']) / case['job_stdout']
-    text = out.read_text() if out.exists() else ''
-    found = re.search(r'^prepared .* in ([\d.]+) s$', text, re.M)
-    return float(found.group(1)) if found else None
+    """Seconds the miniature data took, from the generator's last line in the job output
+    (in the output folder, or the stage folder while a dependent's failure keeps it there)."""
+    for folder in (case.get('outputdir'), case.get('stagedir')):
+        out = Path(folder or '', case['job_stdout'])
+        found = re.search(r'^prepared .* in ([\d.]+) s$', out.read_text(), re.M) \
+            if out.is_file() else None
+        if found:
+            return float(found.group(1))
+    return None
+
+
+def calibration(case):
+    """What a Calibration fixture measured (relionbench.calibration's file, in its output
+    folder, or in its stage folder while a dependent's failure keeps it there); {} if none."""
+    from relionbench.calibration import FILE
+    for folder in (case.get('outputdir'), case.get('stagedir')):
+        try:
+            return json.loads(Path(folder or '', FILE).read_text())
+        except (OSError, ValueError):
+            continue
+    return {}
 
 
 def calibration_seconds(case):
-    """Seconds the calibration workload took (relionbench.calibration), from its file."""
-    from relionbench.calibration import FILE
-    try:
-        path = Path(case['outputdir'] or case['stagedir'], FILE)
-        return json.loads(path.read_text()).get('elapsed')
-    except (OSError, ValueError):
-        return None
+    """Seconds the calibration workload took."""
+    return calibration(case).get('elapsed')
 
 
 FIXTURES = {'MiniatureData': ('data generation', generation_seconds),

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import mrcfile
 import numpy as np
+import pandas as pd
 import pytest
 import starfile
 from conftest import reframe
 from reframe.utility.sanity import reference_bounds
 
-from relionbench import references, timing
+from relionbench import references, timing, truth
 from relionbench.stages import CHECK_WORKFLOWS
 
 APIX = 3.0
@@ -80,6 +81,28 @@ def frames_shuffled(data):
             mrc.data[:] = mrc.data[rng.permutation(mrc.data.shape[0])].copy()
 
 
+def decoys_look_like_particles(data):
+    """Every decoy's image replaced by a real particle's: classification has nothing to tell
+    apart, and its purity against the truth falls to the share of real particles."""
+    particles = starfile.read(data / 'Extract/job004/particles.star')
+    if isinstance(particles, dict):
+        particles = particles['particles']
+    table = next(iter(starfile.read(data / 'truth/particles.star', always_dict=True).values()))
+    kinds = pd.Series(table['rlnClassNumber'].to_numpy(), index=truth.particle_keys(table))
+    kind = kinds.reindex(truth.particle_keys(particles)).to_numpy()
+    where = [(int(n) - 1, stack) for n, stack in
+             (name.split('@') for name in particles['rlnImageName'])]
+    stacks = {stack: mrcfile.open(data / stack, 'r+') for stack in {s for _, s in where}}
+    real = [where[i] for i in np.flatnonzero(kind == 1)]
+    rng = np.random.default_rng(3)
+    for i in np.flatnonzero(kind == 2):
+        n, stack = where[i]
+        m, source = real[rng.integers(len(real))]
+        stacks[stack].data[n] = stacks[source].data[m]
+    for mrc in stacks.values():
+        mrc.close()
+
+
 def _rewrite(blocks, path):
     """A STAR file of the copy rewritten (it may be a link into the generated data)."""
     path.unlink()
@@ -108,8 +131,14 @@ class Case:
 CASES = {
     'blurred-noisier-particles': Case(
         alter=blurred_and_noisier,
-        stages=(('Miniature', 'Refine3D_CtfRefine'), ('Miniature', 'Refine3D_Local')),
+        stages=tuple((check, stage) for check in ('Miniature', 'MiniRibosome')
+                     for stage in ('Class2D', 'Class3D')) +
+        (('Miniature', 'Refine3D_CtfRefine'), ('Miniature', 'Refine3D_Local')),
         outside={
+            ('Miniature', 'Class2D'): ('class2d_average_pmax',),
+            ('Miniature', 'Class3D'): ('class3d_average_pmax',),
+            ('MiniRibosome', 'Class2D'): ('class2d_average_pmax',),
+            ('MiniRibosome', 'Class3D'): ('class3d_average_pmax',),
             ('Miniature', 'Refine3D_CtfRefine'): (
                 'refine_resolution', 'refine_acc_rotation', 'refine_acc_translation',
                 'refine_truth_fsc05_resolution', 'refine_truth_fsc0143_resolution',
@@ -119,9 +148,15 @@ CASES = {
                 'ctf_refine_truth_tilt_angle_error'),
             ('Miniature', 'Refine3D_Local'): (
                 'refine_resolution', 'refine_acc_rotation', 'refine_acc_translation',
+                'refine_true_start_fsc05_resolution', 'refine_true_start_fsc0143_resolution',
                 'postprocess_final_resolution', 'postprocess_bfactor',
                 'postprocess_solvent_mask_fraction'),
         }),
+    'decoys-look-like-particles': Case(
+        alter=decoys_look_like_particles,
+        stages=(('Miniature', 'Class3D'), ('MiniRibosome', 'Class3D')),
+        outside={('Miniature', 'Class3D'): ('class3d_truth_purity',),
+                 ('MiniRibosome', 'Class3D'): ('class3d_truth_purity',)}),
     'defocus-of-the-next-micrograph': Case(
         alter=defocus_of_the_next_micrograph, stages=(('Miniature', 'Refine3D_CtfRefine'),),
         outside={('Miniature', 'Refine3D_CtfRefine'): (

@@ -1,6 +1,7 @@
 """The machine calibration that lets the local time references travel."""
 
 import json
+import os
 
 import pytest
 
@@ -20,18 +21,29 @@ def test_busy_processes_per_step(stage, label, layout, busy):
     assert calibration.busy(MINIATURE.stage(stage).step(label), layout) == busy
 
 
-def test_factor_is_the_ratio_for_the_same_number_of_processes():
-    measured, reference = {1: 1.1, 2: 2.2}, {'1': 1.0, '2': 1.1}
-    assert calibration.factor(measured, reference, 1) == pytest.approx(1.1)
-    assert calibration.factor(measured, reference, 2) == pytest.approx(2.0)
-    assert calibration.factor(measured, reference, 8) == pytest.approx(2.0)   # nearest: 2
-    assert calibration.factor({}, reference, 2) == 1.0
+REFERENCE = {'seconds': 0.6, 'cores': 2}
+
+
+def test_half_the_cores_doubles_only_what_kept_both_busy():
+    one_core = {'seconds': 0.6, 'cores': 1}
+    assert calibration.factor(one_core, REFERENCE, 1) == 1.0
+    assert calibration.factor(one_core, REFERENCE, 2) == 2.0
+    assert calibration.factor(one_core, REFERENCE, 4) == 2.0      # 4 on 1 core, 4 on 2
+    assert calibration.factor({}, REFERENCE, 2) == 1.0
+
+
+def test_slower_cores_scale_every_step_beyond_the_noise():
+    assert calibration.factor({'seconds': 0.7, 'cores': 2}, REFERENCE, 2) == 1.0    # noise
+    assert calibration.factor({'seconds': 0.9, 'cores': 2}, REFERENCE, 1) == \
+        pytest.approx(1.5)
+    assert calibration.factor({'seconds': 0.4, 'cores': 4}, REFERENCE, 2) == \
+        pytest.approx(2 / 3)
 
 
 def test_the_workload_writes_what_it_measured(tmp_path):
     out = tmp_path / 'c.json'
-    assert calibration.main(['--workers', '1', '--repeats', '1', '--out', str(out)]) == 0
-    seconds = calibration.read(out)
-    assert list(seconds) == [1] and 0.05 < seconds[1] < 30
+    assert calibration.main(['--repeats', '1', '--out', str(out)]) == 0
+    found = calibration.read(out)
+    assert 0.01 < found['seconds'] < 30 and found['cores'] == len(os.sched_getaffinity(0))
     assert json.loads(out.read_text())['rounds'] == calibration.ROUNDS
     assert calibration.read(tmp_path / 'absent.json') == {}

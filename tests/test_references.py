@@ -104,7 +104,8 @@ def test_derive_covers_the_measured_spread():
     assert (entry['workflow'], entry['stage'], entry['scale']) == (
         'miniature', 'Refine3D_Local', '3x1')
     metrics = entry['metrics']
-    assert metrics['refine_seconds'] == {'value': 21.0, 'unit': 's', 'tolerance_upper': 0.286}
+    # 3 x (22 - 21) / 21 = 0.14: the floor for derived times holds
+    assert metrics['refine_seconds'] == {'value': 21.0, 'unit': 's', 'tolerance_upper': 0.25}
     assert metrics['refine_resolution']['shells'] == 3      # 18 vs 17 shells of 144 A
     assert metrics['refine_acc_rotation']['tolerance'] == 0.207
     loaded = references.Entry(**entry)
@@ -136,11 +137,11 @@ def test_scaled_times_follow_each_steps_factor():
 
 def test_the_local_references_carry_their_calibration():
     entries = references.load('local')
-    assert all(set(e.calibration['seconds']) == {1, 2} for e in entries)
+    assert all(e.calibration['cores'] == 2 and e.calibration['seconds'] > 0 for e in entries)
     assert entries[0].calibration['source']
 
 
 def test_a_bad_calibration_names_the_file(tmp_path):
-    (tmp_path / 'x.yaml').write_text('calibration: {seconds: {1: 0}}\nreferences: []\n')
-    with pytest.raises(references.ReferenceError, match=r'x\.yaml: calibration: seconds'):
+    (tmp_path / 'x.yaml').write_text('calibration: {seconds: 0, cores: 2}\nreferences: []\n')
+    with pytest.raises(references.ReferenceError, match=r'x\.yaml: calibration: write'):
         references.load('x', tmp_path)
