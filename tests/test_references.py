@@ -109,7 +109,7 @@ def test_derive_covers_the_measured_spread():
     assert metrics['refine_resolution']['shells'] == 3      # 18 vs 17 shells of 144 A
     assert metrics['refine_acc_rotation']['tolerance'] == 0.207
     loaded = references.Entry(**entry)
-    assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded)[2] == 0.286
+    assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded)[2] == 0.25
     assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded,
                                  {'time_upper': 1.0})[2] == 1.0
 
