@@ -47,6 +47,13 @@ def blurred_and_noisier(data):
             mrc.data[:] = blurred + rng.normal(0, images.std(), images.shape)
 
 
+def inverted_contrast(data):
+    """Every particle image negated: dark protein on light ice becomes light on dark."""
+    for stack in _stacks(data):
+        with mrcfile.open(stack, 'r+') as mrc:
+            mrc.data[:] = -mrc.data
+
+
 def wrong_pixel_size(data):
     """The CTF file says 3.3 A per pixel; the micrographs have 3.0."""
     path = data / 'CtfFind' / 'job003' / 'micrographs_ctf.star'
@@ -159,8 +166,11 @@ CASES = {
                  ('MiniRibosome', 'Class3D'): ('class3d_truth_purity',)}),
     'defocus-of-the-next-micrograph': Case(
         alter=defocus_of_the_next_micrograph, stages=(('Miniature', 'Refine3D_CtfRefine'),),
+        outside={('Miniature', 'Refine3D_CtfRefine'): ('ctf_refine_truth_defocus_r',)}),
+    'inverted-contrast': Case(
+        alter=inverted_contrast, stages=(('Miniature', 'Refine3D_CtfRefine'),),
         outside={('Miniature', 'Refine3D_CtfRefine'): (
-            'ctf_refine_truth_defocus_r', 'ctf_refine_truth_tilt_magnitude_error')}),
+            'ctf_refine_truth_tilt_magnitude_error', 'ctf_refine_truth_defocus_r')}),
     'frames-shuffled': Case(
         alter=frames_shuffled, stages=(('Miniature', 'Polish'),),
         outside={('Miniature', 'Polish'): (
