@@ -13,7 +13,7 @@ from relionbench.tuning import Layout
 @pytest.mark.parametrize('stage,label,layout,busy', [
     ('Class2D', 'class2d', Layout(1, 2), 2),            # relion_refine --j 2
     ('Extract', 'extract', Layout(1, 2), 1),            # relion_preprocess: serial
-    ('Refine3D_CtfRefine', 'refine', Layout(3, 1), 2),  # leader + 2 followers
+    ('Refine3D_CtfRefine', 'refine', Layout(3, 1), 1.5),  # leader + 2 waiting followers
     ('Refine3D_CtfRefine', 'mask', Layout(3, 1), 1),    # --j 1
     ('Class3D', 'pick', Layout(1, 2), 1),               # the suite's own Python
 ])
