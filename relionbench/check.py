@@ -335,9 +335,9 @@ class Calibration(rfm.RunOnlyRegressionTest):
     @run_before('run')
     def set_command(self):
         self.job.launcher = getlauncher('local')()
-        repeats = calibration.REPEATS if self.current_partition.extras.get(X_CALIBRATE) else 1
+        full = self.current_partition.extras.get(X_CALIBRATE)
         self.executable_opts = ['-m', 'relionbench.calibration', '--out', calibration.FILE,
-                                '--repeats', str(repeats)]
+                                *([] if full else ['--repeats', '1', '--duration', '0'])]
         self.keep_files = [calibration.FILE]
 
     @sanity_function

@@ -89,12 +89,12 @@ def thresholds(name, spec, entry, overrides=None):
     overrides = overrides or {}
     opts = {**DEFAULTS, **entry.defaults}
     value = spec['value']
+    if kind == 'record' or spec.get('band') == 'none':
+        return value, None, None, unit
     if kind in ('time', 'memory'):
         key = f'{kind}_upper'
         upper = overrides.get(key, spec.get('tolerance_upper', opts[key]))
         return value, None, max(upper, MIN_SLACK[kind] / value if value else 0), unit
-    if kind == 'record' or spec.get('band') == 'none':
-        return value, None, None, unit
     if kind == 'resolution':
         shells = overrides.get('resolution_shells',
                                spec.get('shells', opts['resolution_shells']))

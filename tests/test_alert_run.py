@@ -4,6 +4,7 @@ served here on 127.0.0.1."""
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -137,9 +138,8 @@ def test_reframe_performance_compare_reads_two_real_sessions(two_runs):
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     row = next(line for line in done.stdout.splitlines() if 'motioncorr_seconds' in line)
-    cells = [c.strip() for c in row.strip('|').split('|')]
-    a, b = _two_numbers(cells)
-    assert b - a > 3, row
+    first, second = _two_numbers(c.strip() for c in re.split('[|\u2502]', row))
+    assert second - first > 3, row          # lhs: the first session, rhs: the second
 
 
 def _number(text):
