@@ -29,7 +29,7 @@ def _perf(case):
 
 def test_every_miniature_stage_passes(run):
     result, cases, _ = run
-    expected = len(MINIATURE.stages) + len(MINI_RIBOSOME.stages) + 2     # + chain, data fixture
+    expected = len(MINIATURE.stages) + len(MINI_RIBOSOME.stages) + 3   # chain, data, calibration
     assert result.returncode == 0, result.stdout[-3000:]
     assert len(cases) == expected and all(c['result'] == 'pass' for c in cases.values())
 
