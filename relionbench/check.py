@@ -298,12 +298,9 @@ def _value(values, name):
     return values[name]
 
 
-class MiniatureData(rfm.RunOnlyRegressionTest):
-    """Generates the synthetic miniature dataset and the intermediates its stages start from
-    (relionbench.miniature); used as a session fixture, so it runs once per session."""
-
-    #: Seed of the simulation (same seed, same bytes)
-    seed = variable(int, value=0)
+class SuiteJob(rfm.RunOnlyRegressionTest):
+    """A fixture job running one of the suite's own Python modules on any partition, with
+    the local launcher; subclasses set ``executable_opts``."""
 
     valid_systems = ['*']
     valid_prog_environs = [f'+{ENV_RELION}']
@@ -311,8 +308,19 @@ class MiniatureData(rfm.RunOnlyRegressionTest):
     time_limit = '10m'
 
     @run_before('run')
-    def set_command(self):
+    def launch_locally(self):
         self.job.launcher = getlauncher('local')()
+
+
+class MiniatureData(SuiteJob):
+    """Generates the synthetic miniature dataset and the intermediates its stages start from
+    (relionbench.miniature); used as a session fixture, so it runs once per session."""
+
+    #: Seed of the simulation (same seed, same bytes)
+    seed = variable(int, value=0)
+
+    @run_before('run')
+    def set_command(self):
         self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
                                 '--seed', str(self.seed)]
 
@@ -323,18 +331,12 @@ class MiniatureData(rfm.RunOnlyRegressionTest):
                                       msg='truth/map.mrc was not written')])
 
 
-class Calibration(rfm.RunOnlyRegressionTest):
+class Calibration(SuiteJob):
     """Times the calibration workload (relionbench.calibration) once per partition, in a
     job like the stages' own, where the partition scales its time references by it."""
 
-    valid_systems = ['*']
-    valid_prog_environs = [f'+{ENV_RELION}']
-    executable = sys.executable
-    time_limit = '10m'
-
     @run_before('run')
     def set_command(self):
-        self.job.launcher = getlauncher('local')()
         full = self.current_partition.extras.get(X_CALIBRATE)
         self.executable_opts = ['-m', 'relionbench.calibration', '--out', calibration.FILE,
                                 *([] if full else ['--repeats', '1', '--duration', '0'])]

@@ -113,3 +113,23 @@ def reframe(*args, runs, env=None, timeout=600, prefix=()):
 @pytest.fixture
 def runs(tmp_path):
     return tmp_path / 'runs'
+
+
+@pytest.fixture(scope='module')
+def generated(tmp_path_factory):
+    """A miniature dataset generated once per module, to copy for the faults that alter it."""
+    out = tmp_path_factory.mktemp('mini')
+    subprocess.run([sys.executable, '-m', 'relionbench.cli', 'mini', 'generate', '--out',
+                    str(out)], check=True, capture_output=True)
+    return out
+
+
+def stand_in(folder, program, body):
+    """An executable ``program`` in ``folder`` running ``body`` (sh; $REAL is the real one)
+    in a check's stage folder, and the real program elsewhere (the data generation)."""
+    folder.mkdir(exist_ok=True)
+    path = folder / program
+    path.write_text(f'#!/bin/sh\nREAL={shutil.which(program)}\n'
+                    f'[ -d rb_steps ] || exec "$REAL" "$@"\n{body}\n')
+    path.chmod(0o755)
+    return folder

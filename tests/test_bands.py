@@ -8,8 +8,6 @@ that every listed metric falls outside its band (and so the check fails)."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import mrcfile
@@ -17,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import starfile
-from conftest import reframe
+from conftest import reframe, stand_in
 from reframe.utility.sanity import reference_bounds
 
 from relionbench import references, timing, truth
@@ -215,21 +213,9 @@ def test_every_band_has_an_input_that_misses_it():
     assert not {key: names for key, names in missing.items() if names}
 
 
-@pytest.fixture(scope='module')
-def generated(tmp_path_factory):
-    out = tmp_path_factory.mktemp('mini')
-    subprocess.run([sys.executable, '-m', 'relionbench.cli', 'mini', 'generate', '--out',
-                    str(out)], check=True, capture_output=True)
-    return out
-
-
 def _stand_ins(folder, body):
-    folder.mkdir()
     for program in PROGRAMS:
-        path = folder / program
-        path.write_text(f'#!/bin/sh\nREAL={shutil.which(program)}\n'
-                        f'[ -d rb_steps ] || exec "$REAL" "$@"\n{body}\n')
-        path.chmod(0o755)
+        stand_in(folder, program, body)
     return folder
 
 

@@ -12,24 +12,13 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, reframe
+from conftest import ROOT, reframe, stand_in
 
 relion = pytest.mark.requires('relion')
 slurm = pytest.mark.requires('relion', 'slurm')
 
 MOTIONCORR = ['-n', '^Miniature.*MotionCorr/cpu-plain']
 REFINE = ['-n', '^Miniature.*Refine3D_Local/cpu-plain']
-
-
-def stand_in(folder, program, body):
-    """An executable ``program`` in ``folder`` running ``body`` (sh; $REAL is the real one)
-    in a check's stage folder, and the real program elsewhere (the data generation)."""
-    folder.mkdir(exist_ok=True)
-    path = folder / program
-    real = shutil.which(program)
-    path.write_text(f'#!/bin/sh\nREAL={real}\n[ -d rb_steps ] || exec "$REAL" "$@"\n{body}\n')
-    path.chmod(0o755)
-    return folder
 
 
 def run(*args, runs, fakes=None, system='ci-slurm:cpu', timeout=600, prefix=()):
@@ -46,15 +35,6 @@ def failed(result, message):
 
 def perflog(runs, system, partition):
     return '\n'.join(p.read_text() for p in (runs / 'perflogs' / system / partition).glob('*.log*'))
-
-
-@pytest.fixture(scope='module')
-def generated(tmp_path_factory):
-    """A miniature dataset generated once, to copy for the faults that alter it."""
-    out = tmp_path_factory.mktemp('mini')
-    subprocess.run([sys.executable, '-m', 'relionbench.cli', 'mini', 'generate', '--out',
-                    str(out)], check=True, capture_output=True)
-    return out
 
 
 # -- the scheduler path ------------------------------------------------------------------
