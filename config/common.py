@@ -48,16 +48,18 @@ def system(name, descr, hostnames, partitions):
     }
 
 
-def slurm_partition(name, descr, features, extras, access=('--exclusive',), max_jobs=4):
-    """A Slurm partition launching MPI with srun; a ``gpu`` feature adds the GRES request and
-    an ``apptainer`` or ``singularity`` feature the container runtime RELION runs in."""
+def slurm_partition(name, descr, features, extras, environs, access=('--exclusive',),
+                    max_jobs=4):
+    """A Slurm partition launching MPI with srun, offering the builds named in ``environs``;
+    a ``gpu`` feature adds the GRES request and an ``apptainer`` or ``singularity`` feature
+    the container runtime RELION runs in."""
     partition = {
         'name': name,
         'descr': descr,
         'scheduler': 'slurm',
         'launcher': 'srun',
         'access': list(access),
-        'environs': ['relion'],
+        'environs': list(environs),
         'features': list(features),
         'container_platforms': [{'type': kind.capitalize()} for kind in
                                 (FEAT_APPTAINER, FEAT_SINGULARITY) if kind in features],
@@ -69,10 +71,16 @@ def slurm_partition(name, descr, features, extras, access=('--exclusive',), max_
     return partition
 
 
-def relion_environment(systems, modules=()):
-    """RELION found through PATH, or through ``modules`` where the site has them."""
-    return {'name': 'relion', 'features': ['relion'], 'target_systems': list(systems),
-            'modules': list(modules)}
+def environments(name, declared):
+    """The ReFrame environments of ``declared`` builds (relionbench.builds) on system
+    ``name``; without a module system ReFrame would drop their modules, so they are loaded
+    with ``module load`` lines instead."""
+    return [b.environment([name], modules_by_hand=modules_system() == 'nomod')
+            for b in declared]
+
+
+def names(declared):
+    return [b.name for b in declared]
 
 
 site_configuration = {

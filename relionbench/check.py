@@ -22,6 +22,7 @@ from reframe.core.exceptions import SanityError
 from reframe.core.logging import getlogger
 
 from relionbench import (
+    builds,
     calibration,
     datasets,
     jobscript,
@@ -36,9 +37,9 @@ from relionbench.constants import (
     CPU_PLAIN,
     ENV_RELION,
     GPU,
-    IMAGES,
     NATIVE,
     STEPS_DIR,
+    VARIANT_BUILDS,
     VARIANT_FEATURES,
     X_CALIBRATE,
     X_DATA_ROOT,
@@ -69,8 +70,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     resolution_shells = variable(int, type(None), value=None)
 
     #: Container image RELION runs in, on a partition with a container runtime: a file or a
-    #: URI (docker://...); default ``<partition extras image_dir>/<IMAGES[variant]>``;
-    #: 'native' runs RELION from PATH or modules (logged: the image used, '' for native)
+    #: URI (docker://...); default: the build's image (``<partition extras image_dir>/<file>``)
+    #: for a build that is an image; 'native' runs RELION from PATH or modules (logged: the
+    #: image used, '' for native)
     container_image = variable(str, value='')
 
     #: Provenance, logged with every performance record
@@ -93,6 +95,8 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         stage, variant = self.case.stage, self.case.variant
         self.descr = f'{self.workflow.description}: {stage.name} ({variant}, {self.case.scale})'
         self.valid_systems = [VARIANT_FEATURES[variant]]
+        self.valid_prog_environs = [VARIANT_BUILDS[variant]
+                                    + (f' +{stage.needs}' if stage.needs else '')]
         self.tags = {stage.workflow, stage.name.lower(), variant}
         self.dataset_id = self.workflow.dataset
         self.suite_commit = provenance.suite_commit()
@@ -136,8 +140,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     def choose_image(self):
         """The image RELION runs in ('' for native), checked to exist unless a dry run."""
         image_dir = self.current_partition.extras.get(X_IMAGE_DIR, '')
+        build_image = self.current_environ.extras.get('relion_image', '')
         image = self.container_image or (
-            f'{image_dir}/{IMAGES[self.case.variant]}' if image_dir else '')
+            f'{image_dir}/{build_image}' if image_dir and build_image else '')
         if image == NATIVE or not self.current_partition.container_runtime:
             image = ''
         self.container_image = image
@@ -152,7 +157,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             return
         self.container_sha256 = provenance.image_sha256(image)
         if not self.container_sha256 and not self.is_dry_run():
-            recipe = IMAGES[self.case.variant].removesuffix('.sif')
+            recipe = (build_image or Path(image).name).removesuffix('.sif')
             self.skip(f'container image {image} not found: build it with "relionbench '
                       f'containers build {recipe} --out {image_dir or "DIR"}", name another '
                       f'with -S container_image=PATH, or run natively with '
@@ -185,7 +190,8 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     def set_reference(self):
         system = self.current_system.name
         entry = references.find(_references(system), self.stage.workflow, self.stage.name,
-                                self.case.variant, self.case.scale, self.current_partition.name)
+                                self.case.variant, self.case.scale, self.current_partition.name,
+                                self.current_environ.name)
         if entry:
             given = {'time_upper': self.time_tolerance,
                      'resolution_shells': self.resolution_shells}
@@ -200,8 +206,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                 self.reference_source += (f'; times scaled to this machine: '
                                           f'{calibration.describe(by_busy)}')
         elif not self.is_dry_run():
-            getlogger().warning(f'{self.display_name}: no reference for {system} in '
-                                f'reference/{system}.yaml: values are recorded, not judged')
+            getlogger().warning(f'{self.display_name}: no reference for {system} with '
+                                f'{self.current_environ.name} in reference/{system}.yaml: '
+                                'values are recorded, not judged')
 
     def time_factors(self, entry):
         """{step label: this machine's time over the reference machine's}, from the
@@ -224,7 +231,8 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.prerun_cmds = jobscript.stage_lines(
             self.stage, variant, self.layout, self.dataset, launcher,
             wrap=self.container_exec() if self.container_image else None,
-            scratch=bool(self.scratch))
+            scratch=bool(self.scratch),
+            release=self.current_environ.extras.get('relion_release', ''))
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
         self.keep_files = [STEPS_DIR]
 
@@ -272,7 +280,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             text = open(f'{self.stagedir}/{STEPS_DIR}/relion_version.txt').read()
         except OSError:
             return
-        self.relion_version, self.relion_build = provenance.relion_build(text)
+        self.relion_version, self.relion_build = builds.read_version(text)
 
     @run_before('performance')
     def collect_metrics(self):
@@ -314,7 +322,8 @@ class SuiteJob(rfm.RunOnlyRegressionTest):
 
 class MiniatureData(SuiteJob):
     """Generates the synthetic miniature dataset and the intermediates its stages start from
-    (relionbench.miniature); used as a session fixture, so it runs once per session."""
+    (relionbench.miniature); used as a session fixture, so it runs once per session, with
+    the RELION programs of ``builds.data_tools`` whatever build is under test."""
 
     #: Seed of the simulation (same seed, same bytes)
     seed = variable(int, value=0)
@@ -323,6 +332,11 @@ class MiniatureData(SuiteJob):
     def set_command(self):
         self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
                                 '--seed', str(self.seed)]
+        tools = builds.data_tools(builds.discover())
+        if tools and tools.bindir:          # the same programs whatever build is under test
+            self.env_vars['PATH'] = f'{shlex.quote(tools.bindir)}:$PATH'
+        self.prerun_cmds = ['echo "miniature made with: $(command -v relion_refine)"'
+                            ' "$(relion_refine --version 2>&1 | head -n 1)"']
 
     @sanity_function
     def assert_generated(self):

@@ -37,7 +37,8 @@ def cmd_derive(args):
     for report in args.derive:
         cases = json.loads(Path(report).read_text())['runs'][0]['testcases']
         # a run that missed a reference is still a measurement; one that failed earlier is not
-        runs.append({c['display_name'].split(' /')[0]: timing.perf(c) for c in cases
+        runs.append({(c['display_name'].split(' /')[0], c['environ']): timing.perf(c)
+                     for c in cases
                      if '%case=' in c['display_name'] and
                      (c['result'] == 'pass' or c.get('fail_phase') == 'performance')})
         calibrations += [found for c in cases if c['display_name'].startswith('Calibration')
@@ -63,6 +64,25 @@ def cmd_references(args):
     if args.stage:
         table = table[table.stage == args.stage]
     print(table.to_csv(index=False) if args.csv else table.to_string(index=False))
+    return 0
+
+
+def cmd_builds(args):
+    """The RELION builds of this machine (the local system's environments)."""
+    from relionbench import builds
+    found = builds.discover()
+    default = builds.data_tools(found)
+    if args.default:
+        if not default:
+            print('relionbench builds: no RELION found (relion_refine not on PATH, none in '
+                  f'${builds.LISTED} or {builds.OPT}/relion-*)', file=sys.stderr)
+            return 1
+        print(default.name)
+        return 0
+    for build in found:
+        mark = ' (default; makes the miniature)' if build is default else ''
+        print(f'{build.name}: RELION {build.version}, {build.accelerator}, '
+              f'{build.prefix or build.bindir}{mark}')
     return 0
 
 
@@ -253,6 +273,11 @@ def _results_options(parser):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='relionbench', description=__doc__)
     sub = parser.add_subparsers(dest='command', required=True)
+    bld = sub.add_parser('builds', help="this machine's RELION builds (the local system's "
+                         'environments; -p NAME picks them)')
+    bld.add_argument('--default', action='store_true',
+                     help='print only the default build (the one that makes the miniature)')
+    bld.set_defaults(func=cmd_builds)
     ref = sub.add_parser('references', help='print the references applied on a system')
     ref.add_argument('--system', required=True, help='system name, e.g. scarf')
     ref.add_argument('--stage', help='only this stage, e.g. Class2D')

@@ -7,8 +7,12 @@ FEAT_AVX512 = 'avx512'
 FEAT_APPTAINER = 'apptainer'
 FEAT_SINGULARITY = 'singularity'
 
-# Environment feature: an environment that provides RELION
+# Environment features: an environment that provides RELION (a build: relionbench.builds),
+# and its accelerator
 ENV_RELION = 'relion'
+ENV_ALTCPU = 'altcpu'
+ENV_CUDA = 'cuda'
+ENV_VDAM = 'vdam'                   # gradient-driven classification (RELION 4.0 and later)
 
 # Partition extras
 X_CORES = 'cores_per_node'          # logical cores per node
@@ -28,18 +32,17 @@ CPU_ALTCPU = 'cpu-altcpu'
 CPU_PLAIN = 'cpu-plain'
 VARIANTS = (GPU, CPU_ALTCPU, CPU_PLAIN)
 
-# Features a partition needs for each variant
+# Features a partition needs for each variant, and those its build needs (the variant
+# follows the build: --cpu only with accelerated CPU kernels, --gpu only with CUDA)
 VARIANT_FEATURES = {
     GPU: f'+{FEAT_GPU}',
-    CPU_ALTCPU: f'+{FEAT_CPU} +{FEAT_AVX512}',
+    CPU_ALTCPU: f'+{FEAT_CPU}',
     CPU_PLAIN: f'+{FEAT_CPU}',
 }
-
-# Container image (in the partition's image_dir) each variant runs in: containers/<name>.def
-IMAGES = {
-    GPU: 'relion-cuda.sif',
-    CPU_ALTCPU: 'relion-avx512-intel.sif',
-    CPU_PLAIN: 'relion-gnu.sif',
+VARIANT_BUILDS = {
+    GPU: f'+{ENV_RELION} +{ENV_CUDA}',
+    CPU_ALTCPU: f'+{ENV_RELION} +{ENV_ALTCPU}',
+    CPU_PLAIN: f'+{ENV_RELION}',
 }
 NATIVE = 'native'                   # container_image value: RELION from PATH or modules
 

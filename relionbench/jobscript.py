@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from relionbench import tuning
+from relionbench import builds, tuning
 from relionbench.constants import OUT, STEPS_DIR
 from relionbench.records import DONE
 
@@ -55,11 +55,12 @@ def q(args):
                     else shlex.quote(str(a)) for a in args)
 
 
-def relion_args(step, variant, layout, scratch=False):
-    """The program and its options, with the run's accelerator and tuning flags."""
+def relion_args(step, variant, layout, scratch=False, release=''):
+    """The program and its options as ``release`` takes them, with the run's accelerator and
+    tuning flags."""
     if step.python:
         return [sys.executable, '-m', step.program, *step.args()]
-    args = [step.program, *step.args()]
+    args = [step.program, *step.args(release)]
     if step.refine:
         args += tuning.refine_flags(variant, layout.threads, SCRATCH if scratch else '')
     elif step.threaded:
@@ -67,11 +68,11 @@ def relion_args(step, variant, layout, scratch=False):
     return args
 
 
-def step_line(index, step, variant, layout, launcher='', wrap=None, scratch=False):
+def step_line(index, step, variant, layout, launcher='', wrap=None, scratch=False, release=''):
     """``rb_step`` line of one step; MPI steps go through the launcher, one probe per rank,
     and RELION programs through ``wrap`` (the container's exec command) when given."""
     probe = [sys.executable, MEASURE, f'{STEPS_DIR}/{index}_{step.label}.rss', '--']
-    program = q(relion_args(step, variant, layout, scratch))
+    program = q(relion_args(step, variant, layout, scratch, release))
     if wrap and not step.python:
         program = wrap(program)
     command = f'{q(probe)} {program}'
@@ -84,7 +85,7 @@ def prepare_lines(stage, dataset_dir, wrap=None, scratch=False):
     """Link the dataset in (never over the job's own files), create output folders, record the
     RELION build."""
     dirs = sorted({d for s in stage.steps for d in s.output_dirs()} | {OUT, STEPS_DIR})
-    version = q(['relion_refine', '--version'])
+    version = q(['sh', '-c', builds.version_command()])
     return [*(['mkdir -p "$RB_SCRATCH"'] if scratch else []),
         RB_STEP,
         f'rm -rf {STEPS_DIR} {OUT} && mkdir -p {q(dirs)}',
@@ -94,10 +95,12 @@ def prepare_lines(stage, dataset_dir, wrap=None, scratch=False):
     ]
 
 
-def stage_lines(stage, variant, layout, dataset_dir, launcher='', wrap=None, scratch=False):
-    """All commands before the final completion marker."""
+def stage_lines(stage, variant, layout, dataset_dir, launcher='', wrap=None, scratch=False,
+                release=''):
+    """All commands before the final completion marker (``release``: the build's, for its
+    options)."""
     return prepare_lines(stage, dataset_dir, wrap, scratch) + [
-        step_line(i, s, variant, layout, launcher, wrap, scratch)
+        step_line(i, s, variant, layout, launcher, wrap, scratch, release)
         for i, s in enumerate(stage.steps)]
 
 

@@ -2,7 +2,6 @@
 
 import functools
 import hashlib
-import re
 import subprocess
 from pathlib import Path
 
@@ -23,22 +22,6 @@ def suite_commit():
     except (OSError, subprocess.CalledProcessError):
         return UNKNOWN
     return f'{commit}-dirty' if dirty else commit
-
-
-def relion_build(version_text):
-    """(version, build) from ``relion_refine --version``: build is CUDA, ALTCPU or plain."""
-    version = re.search(r'RELION version:\s*(\S+)', version_text)
-    if not version:
-        return UNKNOWN, UNKNOWN
-    if 'CUDA-ACC' in version_text:
-        build = 'CUDA'
-    elif 'CPU-ACC' in version_text:
-        build = 'ALTCPU'
-    elif 'Precision' in version_text:
-        build = 'plain'
-    else:
-        build = UNKNOWN
-    return version.group(1), build
 
 
 @functools.cache

@@ -62,6 +62,7 @@ class Entry:
     pixel_size: float
     metrics: dict
     partition: str = '*'
+    build: str = '*'                #: the build (environment name) it was measured with
     defaults: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
 
@@ -139,11 +140,12 @@ def load(system, directory=REFERENCE_DIR):
     return entries
 
 
-def find(entries, workflow, stage, variant, scale, partition):
-    """The entry for one case on one partition (a partition-specific one wins)."""
+def find(entries, workflow, stage, variant, scale, partition, build='*'):
+    """The entry for one case on one partition with one build (a partition- or
+    build-specific one wins over one for any)."""
     matches = [e for e in entries if e.key() == (workflow, stage, variant, scale)
-               and e.partition in ('*', partition)]
-    matches.sort(key=lambda e: e.partition == '*')
+               and e.partition in ('*', partition) and e.build in ('*', build)]
+    matches.sort(key=lambda e: (e.build == '*', e.partition == '*'))
     return matches[0] if matches else None
 
 
@@ -174,23 +176,25 @@ def derive(runs, system, source, calibrations=()):
     three times the furthest a run went above the median), never below the defaults: a
     handful of runs underestimates RELION's run-to-run spread.
 
-    ``runs`` holds one ``{case display name: {metric: value}}`` per run; ``calibrations`` what
-    those runs' calibrations measured (their median becomes ``calibration:``)."""
+    ``runs`` holds one ``{(case display name, build): {metric: value}}`` per run;
+    ``calibrations`` what those runs' calibrations measured (their median becomes
+    ``calibration:``)."""
     from relionbench.stages import WORKFLOWS
     names = set().union(*runs)
     entries = []
-    for name in sorted(names):
+    for name, build in sorted(names):
         workflow_name, stage_name, variant, scale = _parse_case(name)
         workflow = next(w for w in WORKFLOWS.values()
                         if w.name.replace('-', '') == workflow_name.lower())
         stage = workflow.stage(stage_name)
-        values = [run[name] for run in runs if name in run]
+        values = [run[name, build] for run in runs if (name, build) in run]
         metrics = {}
         for metric in sorted(values[0]):
             series = [v[metric] for v in values if metric in v]
             metrics[metric] = _spec(metric, series, stage)
         entries.append({'workflow': workflow.name, 'stage': stage_name, 'variant': variant,
-                        'scale': scale, 'source': f'{source} ({len(values)} runs)',
+                        'scale': scale, 'build': build,
+                        'source': f'{source} ({len(values)} runs)',
                         'box_size': stage.box_size, 'pixel_size': stage.pixel_size,
                         'metrics': metrics})
     doc = {'system': system}

@@ -1,8 +1,9 @@
 """``relionbench report``: tables and plots of the suite's results in one folder.
 
-``index.html`` holds, per system and check: the GPU scaling and CPU-optimised against plain
-(tables and plots), per stage a table laid out like the published results (one column per
-run), and the history of every stage and metric with its reference band
+``index.html`` holds, per system and check: the GPU scaling, CPU-optimised against plain and
+the builds side by side (tables and plots; a stage whose builds disagree on the science
+beyond 2 Fourier shells says DIFFERS), per stage a table laid out like the published results
+(one column per run), and the history of every stage and metric with its reference band
 (relionbench.plots). The tables are also written as Markdown and CSV.
 """
 
@@ -16,14 +17,14 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment
 
-from relionbench import stages
+from relionbench import sidebyside, stages
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU
 
 PALETTE = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2',
            '#7f7f7f', '#bcbd22', '#17becf')
 """matplotlib's default colour cycle, C0 to C9."""
-PLOT_COLUMNS = ('run', 'time', 'system', 'partition', 'check', 'stage', 'case', 'variant',
-                'scale', 'result', 'gpus', 'jobid')
+PLOT_COLUMNS = ('run', 'time', 'system', 'partition', 'environ', 'check', 'stage', 'case',
+                'variant', 'scale', 'result', 'fail_phase', 'gpus', 'jobid')
 
 
 def write(results, out, last=10, workers=None):
@@ -190,8 +191,14 @@ def _latest_totals(values):
     return rows.sort_values('time').groupby(['stage', 'variant', 'scale'], sort=False).tail(1)
 
 
+def builds_table(values):
+    """Builds side by side per stage (relionbench.sidebyside), latest run of each."""
+    return sidebyside.table(values).drop(columns=['check'], errors='ignore')
+
+
 OVERVIEWS = (('GPU scaling', gpu_table, 'gpu_scaling'),
-             ('CPU-optimised vs plain', cpu_table, 'cpu_vs_plain'))
+             ('CPU-optimised vs plain', cpu_table, 'cpu_vs_plain'),
+             ('Builds side by side', builds_table, 'builds_side_by_side'))
 """Overview tables per system and check, and the figure (relionbench.plots) of each."""
 
 

@@ -11,7 +11,8 @@ import re
 import shlex
 from dataclasses import dataclass, field, replace
 
-from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU, OUT
+from relionbench import releases
+from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, ENV_VDAM, GPU, OUT
 
 THREADED = {'relion_refine', 'relion_refine_mpi', 'relion_ctf_refine', 'relion_ctf_refine_mpi',
             'relion_motion_refine', 'relion_motion_refine_mpi', 'relion_mask_create',
@@ -51,8 +52,9 @@ class Step:
         """relion_refine takes the accelerator, --pool and scratch options."""
         return self.program.startswith('relion_refine')
 
-    def args(self):
-        return shlex.split(self.options.format(out=OUT))
+    def args(self, release=''):
+        """The options as ``release`` takes them (relionbench.releases; '' : as published)."""
+        return releases.adapt(self.program, shlex.split(self.options.format(out=OUT)), release)
 
     def output_dirs(self):
         """Folders RELION expects to exist before it starts (it does not create them)."""
@@ -79,9 +81,15 @@ class Stage:
     pixel_size: float               #: A
     cpu_scales: tuple = ('23x4',)   #: tasks x threads, as published
     gpu_scales: tuple = GPU_SCALES
+    needs: str = ''                 #: a feature its build must have (relionbench.builds)
 
     def step(self, label):
         return next(s for s in self.steps if s.label == label)
+
+    @property
+    def accelerated(self):
+        """Whether a step takes RELION's accelerator flags (--cpu, --gpu): relion_refine."""
+        return any(s.refine for s in self.steps)
 
 
 @dataclass(frozen=True)
@@ -111,10 +119,13 @@ class Workflow:
         return next(s for s in self.stages if s.name == name)
 
     def cases(self, variants=(GPU, CPU_ALTCPU, CPU_PLAIN)):
-        """Every stage x variant x scale, GPU scales in GPUs, CPU scales in tasks x threads."""
+        """Every stage x variant x scale, GPU scales in GPUs, CPU scales in tasks x threads;
+        no cpu-altcpu for a stage without relion_refine (it would be cpu-plain again)."""
         cases = []
         for stage in self.stages:
             for variant in variants:
+                if variant == CPU_ALTCPU and not stage.accelerated:
+                    continue
                 scales = ([f'{n}gpu' for n in stage.gpu_scales] if variant == GPU
                           else list(stage.cpu_scales))
                 cases += [Case(stage, variant, scale) for scale in scales]
@@ -339,6 +350,24 @@ def _mini_class2d(label, k, iters, psi_step):
                 'classification', '{out}/Class2D/run', unbanded=UNMOVED)
 
 
+VDAM_SEED = 1
+"""Gradient-driven classification draws its mini-batches from the particle order, which
+RELION only randomises for a non-zero seed ("skipping randomisation of particle order because
+random_seed equals zero"); the EM stages keep the published --random_seed 0."""
+
+
+def _mini_class2d_vdam(label, k, iters):
+    return Step(label, 'relion_refine',
+                f'--o {{out}}/Class2D_VDAM/run --i Extract/job004/particles.star --grad '
+                f'--class_inactivity_threshold 0.1 --grad_write_iter 10 --iter {iters} '
+                f'--tau2_fudge 2 --K {k} --psi_step 12 '
+                + _MINI_COMMON.replace('--random_seed 0', f'--random_seed {VDAM_SEED}'),
+                (f'{{out}}/Class2D_VDAM/run_it{iters:03d}_model.star',
+                 f'{{out}}/Class2D_VDAM/run_it{iters:03d}_data.star',
+                 f'{{out}}/Class2D_VDAM/run_it{iters:03d}_classes.mrcs'),
+                'classification', '{out}/Class2D_VDAM/run', unbanded=UNMOVED)
+
+
 _MINI_INPUTS = ('movies.star', 'truth/map.mrc')
 SUITE_STEP = ('seconds', 'peak_mib')
 """The suite's own Python steps are not what is benchmarked: their time and memory are
@@ -417,6 +446,11 @@ MINIATURE = Workflow('miniature', 'miniature', 'Synthetic miniature of the aldol
     ), (*_MINI_INPUTS, 'Refine3D/job008/run_data.star', 'PostProcess/job010/postprocess.star',
         'MotionCorr/job002/corrected_micrographs.star'), 48, 3.0,
         cpu_scales=('1x2',), gpu_scales=(1,)),
+    # what RELION 4 and 5 users run for 2D: gradient-driven (VDAM), mini-batches of 200
+    Stage('miniature', 'Class2D_VDAM', 7, (
+        _mini_class2d_vdam('class2d_vdam', 5, 20),
+    ), (*_MINI_INPUTS, 'Extract/job004/particles.star'), 48, 3.0,
+        cpu_scales=('1x2',), gpu_scales=(1,), needs=ENV_VDAM),
 ))
 
 # The same stages as one chain: each reads what the stage before it wrote in this run.
@@ -475,7 +509,7 @@ def chain(stages):
 
 
 MINI_CHAIN = Workflow('mini-chain', 'miniature', 'The miniature as one chain of stages',
-                      (chain(MINIATURE.stages),))
+                      (chain([s for s in MINIATURE.stages if not s.needs]),))
 
 MINI_RIBOSOME = Workflow('mini-ribosome', 'miniature',
                          "Synthetic miniature of the ribosome benchmark's classifications", (

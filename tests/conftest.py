@@ -33,7 +33,18 @@ def _missing_slurm():
     return '' if up else 'the Slurm pseudo-cluster is not up: run scripts/slurm-pseudo-cluster up'
 
 
-REQUIREMENTS = {'relion': _missing_relion, 'slurm': _missing_slurm}
+SHARED_RELION = '/opt/relion-5.0.1-altcpu'
+
+
+def _missing_relion5():
+    from relionbench import builds
+    version, accelerator = builds.identify(f'{SHARED_RELION}/bin')
+    return '' if (version, accelerator) == ('5.0.1', builds.ALTCPU) else (
+        f'the shared RELION 5.0.1 build is not installed in {SHARED_RELION}: run '
+        '../shared/relion/install (.ci/run does where ../shared/relion exists)')
+
+
+REQUIREMENTS = {'relion': _missing_relion, 'relion5': _missing_relion5, 'slurm': _missing_slurm}
 """Requirement name -> a function giving why it is missing ('' when present)."""
 SKIP_PREFIX = 'missing requirement '
 _found = {}
@@ -96,15 +107,29 @@ def pytest_terminal_summary(terminalreporter):
         f'missing: {", ".join(absent) or "none"}')
 
 
-def reframe(*args, runs, env=None, timeout=600, prefix=()):
+def default_build():
+    """The build the tests run on this machine unless they name others: the RELION on PATH
+    (its environment name; '' when there is none)."""
+    from relionbench import builds
+    found = builds.data_tools(builds.discover())
+    return found.name if found else ''
+
+
+def reframe(*args, runs, env=None, timeout=600, prefix=(), build=None):
     """Run reframe from the checkout with results under ``runs``; returns CompletedProcess.
-    ``prefix``: a command reframe runs under (e.g. ``taskset -c 0``).
+    ``prefix``: a command reframe runs under (e.g. ``taskset -c 0``). On this machine's
+    systems (local, ci-slurm) only ``build`` runs (an environment regex; default: the default
+    build, and its emulated-GPU twin) unless ``args`` pick builds with ``-p``.
 
     TMPDIR points there too: ReFrame's bootstrap log (before the configuration is read)
     would otherwise be left in /tmp as rfm-*.log."""
     (runs / 'tmp').mkdir(parents=True, exist_ok=True)
     environ = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
                'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp'), **(env or {})}
+    here = any(a in ('local', 'ci-slurm') or str(a).startswith(('local:', 'ci-slurm:'))
+               for a in args)
+    if here and '-p' not in args and default_build():
+        args = (*args, '-p', build or f'^{default_build()}(-gpu-emulated)?$')
     return subprocess.run([*prefix, str(REFRAME), '-c', str(ROOT / 'checks'), '-R', *args],
                           cwd=ROOT,
                           env=environ, capture_output=True, text=True, timeout=timeout)

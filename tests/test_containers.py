@@ -7,8 +7,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from relionbench import containers
-from relionbench.constants import IMAGES
+from relionbench import builds, containers
 
 RELIONBENCH = [sys.executable, '-m', 'relionbench.cli', 'containers']
 
@@ -45,10 +44,13 @@ def test_recipes_record_version_backend_and_flags():
     assert found['relion-gnu'].backend == 'plain'
 
 
-def test_each_variant_runs_the_image_of_its_backend():
-    backends = {d.image: d.backend for d in containers.recipes()}
-    assert {variant: backends[image] for variant, image in IMAGES.items()} == {
-        'gpu': 'CUDA', 'cpu-altcpu': 'ALTCPU', 'cpu-plain': 'plain'}
+def test_each_recipe_is_a_build_with_the_features_of_its_backend():
+    envs = {b.name: b.environment(['x']) for b in builds.from_recipes()}
+    assert {name: env['features'] for name, env in envs.items()} == {
+        'relion-cuda': ['relion', 'cuda'], 'relion-avx512-intel': ['relion', 'altcpu'],
+        'relion-gnu': ['relion', 'plain']}
+    assert envs['relion-gnu']['extras']['relion_image'] == 'relion-gnu.sif'
+    assert envs['relion-gnu']['extras']['relion_release'] == '3.1'
 
 
 @pytest.mark.parametrize('recipe,old,new,problem', [

@@ -5,26 +5,42 @@ import re
 import pytest
 from conftest import reframe
 
+IMAGE_BUILD = {'cpu-altcpu': 'relion-avx512-intel', 'cpu-plain': 'relion-gnu', 'gpu': 'relion-cuda'}
+"""The build whose script ``scripts[(system, name)]`` holds: each variant's image."""
+
 
 @pytest.fixture(scope='module')
-def scripts(tmp_path_factory):
-    """{(system, check display name): job script text} for every cluster system."""
+def every_script():
+    return {}
+
+
+@pytest.fixture(scope='module')
+def scripts(tmp_path_factory, every_script):
+    """{(system, check display name): job script text} for every cluster system, with the
+    image build of the variant (``every_script``: by (system, name, build), every build)."""
     found = {}
     for system in ('scarf', 'pearl', 'clx', 'icx'):
         runs = tmp_path_factory.mktemp(system)
         result = reframe('--dry-run', '--system', system, runs=runs)
         assert result.returncode == 0, result.stdout + result.stderr
-        for name, case, digest in re.findall(r'DRY\s*\S* \] (\w+) %case=(\S+) /(\w+)',
-                                             result.stdout):
-            path = next(runs.glob(f'stage/*/{system}/*/relion/{name}_{digest}/rfm_job.sh'))
-            found[(system, f'{name} {case}')] = path.read_text()
+        for name, case, digest, env in re.findall(
+                r'DRY\s*\S* \] (\w+) %case=(\S+) /(\w+) @\S+?\+(\S+)', result.stdout):
+            path = next(runs.glob(f'stage/*/{system}/*/{env}/{name}_{digest}/rfm_job.sh'))
+            every_script[(system, f'{name} {case}', env)] = text = path.read_text()
+            if env == IMAGE_BUILD[case.split('/')[1]]:
+                found[(system, f'{name} {case}')] = text
     return found
 
 
-def test_every_listed_check_got_a_script(scripts):
-    counts = {s: sum(1 for sys_, _ in scripts if sys_ == s) for s in ('scarf', 'pearl', 'clx')}
-    # published workflows (scarf 56, pearl 40, clx 16) plus the miniature's 9 stages and chain
-    assert counts == {'scarf': 56 + 30, 'pearl': 40 + 10, 'clx': 16 + 20}
+def test_every_listed_check_got_a_script(scripts, every_script):
+    counts = {s: sum(1 for key in every_script if key[0] == s) for s in ('scarf', 'pearl', 'clx')}
+    # Builds: scarf cpu: the GNU and AVX-512 images (RELION 3.1.2) and a 5.0.1 ALTCPU module;
+    # scarf gpu and pearl: the CUDA image; clx: the two images. Stages: published 8 (7 with
+    # relion_refine, so a cpu-altcpu case; 5 GPU scales), miniature 10 (7 with relion_refine)
+    # plus Class2D_VDAM, which needs RELION 4 or later (only the module).
+    scarf = (8 * 3 + 7 * 2 + 8 * 5) + (10 * 3 + 7 * 2 + 10 + 2)
+    clx = (8 * 2 + 7) + (10 * 2 + 7)
+    assert counts == {'scarf': scarf, 'pearl': 8 * 5 + 10, 'clx': clx}
 
 
 def test_scarf_cpu_script_has_partition_tasks_threads(scripts):
@@ -63,8 +79,10 @@ def test_stages_read_what_this_run_wrote(scripts):
     assert '--i Bench/Refine3D/run_data.star --f Bench/PostProcess/postprocess.star' in script
 
 
-def test_polish_runs_two_tasks_and_gets_no_accelerator_flag(scripts):
-    script = scripts[('icx', 'Aldolase Polish/cpu-altcpu/2x4')]
+def test_polish_runs_two_tasks_and_gets_no_accelerator_flag(scripts, every_script):
+    """Polish has no relion_refine: no cpu-altcpu variant; the ALTCPU build runs it plain."""
+    assert ('icx', 'Aldolase Polish/cpu-altcpu/2x4') not in scripts
+    script = every_script[('icx', 'Aldolase Polish/cpu-plain/2x4', 'relion-avx512-intel')]
     assert '#SBATCH --ntasks=2\n' in script and not re.search(r'--cpu\b(?!s)', script)
     pearl = scripts[('pearl', 'Aldolase Polish/gpu/4gpu')]
     assert '--gpu' not in pearl
@@ -79,7 +97,7 @@ def test_scarf_runs_relion_in_the_partition_image_launched_from_the_host(scripts
     srun = 'srun --kill-on-bad-exit=1'
     assert re.search(rf'rb_step 0 class2d {srun} \S+ \S+measure.py \S+ -- {re.escape(exec_)} '
                      r'relion_refine_mpi .* --cpu --j 4', script)
-    assert f'{exec_} relion_refine --version >rb_steps/relion_version.txt' in script
+    assert f'{exec_} sh -c \'relion_refine --version 2>&1;' in script
     assert '--nv' not in script
     plain = scripts[('scarf', 'Aldolase Class2D/cpu-plain/23x4')]
     assert '/images/relion-gnu.sif relion_refine_mpi' in plain
@@ -96,7 +114,7 @@ def test_pearl_gpu_runs_get_nv_and_scratch_bound(scripts):
 def test_local_runs_are_native(scripts, runs):
     result = reframe('--dry-run', '-n', '^Miniature.*Class2D/', runs=runs)
     assert result.returncode == 0, result.stdout + result.stderr
-    script = next(runs.glob('stage/*/*/*/relion/Miniature_*/rfm_job.sh')).read_text()
+    script = next(runs.glob('stage/*/*/*/*/Miniature_*/rfm_job.sh')).read_text()
     assert re.search(r'rb_step 0 class2d \S+ \S+measure.py \S+ -- relion_refine --o', script)
 
 
@@ -107,9 +125,9 @@ def test_local_runs_are_native(scripts, runs):
 ])
 def test_image_chosen_with_a_setting(runs, image, expected):
     result = reframe('--dry-run', '--system', 'scarf', '-n', '^Aldolase.*Class2D/cpu-altcpu',
-                     '-S', f'container_image={image}', runs=runs)
+                     '-p', 'relion-avx512-intel', '-S', f'container_image={image}', runs=runs)
     assert result.returncode == 0, result.stdout + result.stderr
-    script = next(runs.glob('stage/*/scarf/cpu/relion/Aldolase_*/rfm_job.sh')).read_text()
+    script = next(runs.glob('stage/*/scarf/cpu/*/Aldolase_*/rfm_job.sh')).read_text()
     if expected is None:
         assert 'singularity' not in script
         assert re.search(r'rb_step 0 class2d srun --kill-on-bad-exit=1 \S+ \S+ \S+ -- '
@@ -124,7 +142,7 @@ def test_missing_image_skips_with_build_instructions(runs, tmp_path):
     (data / 'Extract' / 'job024').mkdir(parents=True)
     (data / 'Extract' / 'job024' / 'particles.star').write_text('data_\n')
     result = reframe('-r', '--system', 'scarf', '-n', '^Aldolase.*Class2D/cpu-altcpu',
-                     '-S', f'dataset_dir={data}', runs=runs)
+                     '-p', 'relion-avx512-intel', '-S', f'dataset_dir={data}', runs=runs)
     out = result.stdout
     assert result.returncode == 0 and 'SKIP' in out, out + result.stderr
     assert ('container image /work3/projects/sciml/relion/images/relion-avx512-intel.sif not '

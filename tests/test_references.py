@@ -96,13 +96,13 @@ def test_cli_prints_the_applied_band(capsys):
 
 
 def test_derive_covers_the_measured_spread():
-    name = 'Miniature %case=Refine3D_Local/cpu-plain/3x1'
+    name = ('Miniature %case=Refine3D_Local/cpu-plain/3x1', 'relion-3_1_3-plain')
     runs = [{name: {'refine_seconds': t, 'refine_resolution': r, 'refine_acc_rotation': a}}
             for t, r, a in ((20.0, 8.0, 1.40), (22.0, 8.47, 1.50), (21.0, 8.0, 1.45))]
     doc = references.derive(runs, 'local', 'test')
     (entry,) = doc['references']
-    assert (entry['workflow'], entry['stage'], entry['scale']) == (
-        'miniature', 'Refine3D_Local', '3x1')
+    assert (entry['workflow'], entry['stage'], entry['scale'], entry['build']) == (
+        'miniature', 'Refine3D_Local', '3x1', 'relion-3_1_3-plain')
     metrics = entry['metrics']
     # 3 x (22 - 21) / 21 = 0.14: the floor for derived times holds
     assert metrics['refine_seconds'] == {'value': 21.0, 'unit': 's', 'tolerance_upper': 0.25}
@@ -112,6 +112,19 @@ def test_derive_covers_the_measured_spread():
     assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded)[2] == 0.25
     assert references.thresholds('refine_seconds', metrics['refine_seconds'], loaded,
                                  {'time_upper': 1.0})[2] == 1.0
+
+
+def test_a_reference_holds_for_its_own_build():
+    """An entry naming its build is found for that build only; one without holds for any,
+    and loses to a build's own."""
+    def entry(build):
+        return references.Entry('miniature', 'Class2D', 'cpu-plain', '1x2', build, 48, 3.0, {},
+                                build=build)
+    old, any_build = entry('relion-3_1_3-plain'), entry('*')
+    key = ('miniature', 'Class2D', 'cpu-plain', '1x2', 'default')
+    assert references.find([old], *key, 'relion-5_0_1-altcpu') is None
+    assert references.find([old, any_build], *key, 'relion-5_0_1-altcpu') is any_build
+    assert references.find([any_build, old], *key, 'relion-3_1_3-plain') is old
 
 
 def test_an_override_keeps_the_minimum_slack():

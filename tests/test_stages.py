@@ -61,7 +61,8 @@ def test_output_folders_are_created_for_relion():
 def test_cases_cover_variants_and_scales():
     names = {str(c) for c in ALDOLASE.cases()}
     assert 'Class2D/gpu/16gpu' in names and 'Polish/cpu-plain/2x4' in names
-    assert len(ALDOLASE.cases()) == 6 * (5 + 2)
+    assert 'Polish/cpu-altcpu/2x4' not in names         # no relion_refine: plain again
+    assert len(ALDOLASE.cases()) == 6 * (5 + 1) + 5
 
 
 def test_tuning_rules():

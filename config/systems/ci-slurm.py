@@ -2,11 +2,13 @@
 
 Never chosen by hostname: select it with ``--system ci-slurm``. Partition ``cpu`` launches
 MPI with srun (PMIx), ``cpu-mpirun`` with mpirun inside the same Slurm partition, and
-``gpu`` requests the fake GPU GRES and runs RELION on the CPU (no ``--gpu``).
+``gpu`` requests the fake GPU GRES and runs RELION on the CPU (no ``--gpu``). Builds: those
+of this machine (relionbench.builds), each declared a CUDA build on the emulated GPUs too.
 """
 
-from common import RUNS, relion_environment, system
+from common import RUNS, environments, names, system
 
+from relionbench import builds
 from relionbench import constants as c
 
 ROOT_MPI = [    # the pseudo-cluster runs jobs as root; Open MPI refuses root unless told
@@ -18,6 +20,10 @@ EXTRAS = {c.X_CORES: 8, c.X_GPUS: 0, c.X_MAX_NODES: 1, c.X_MEM_GB: 16,
           c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: ''}
 
 
+BUILDS = builds.discover() or [builds.Build(c.ENV_RELION)]
+GPU_BUILDS = [builds.emulated_gpu(b) for b in BUILDS]
+
+
 def partition(name, descr, slurm_partition, launcher, features, **extras):
     entry = {
         'name': name,
@@ -25,7 +31,7 @@ def partition(name, descr, slurm_partition, launcher, features, **extras):
         'scheduler': 'slurm',
         'launcher': launcher,
         'access': [f'--partition={slurm_partition}'],
-        'environs': ['relion'],
+        'environs': names(GPU_BUILDS if c.FEAT_GPU in features else BUILDS),
         'features': features,
         'max_jobs': 2,
         'env_vars': ROOT_MPI,
@@ -44,4 +50,4 @@ system = system('ci-slurm', 'Slurm pseudo-cluster (scripts/slurm-pseudo-cluster)
               [c.FEAT_GPU], **{c.X_GPUS: 4, c.X_GPU_EMULATED: True}),
 ])
 
-environments = [relion_environment(['ci-slurm'])]
+environments = environments('ci-slurm', BUILDS + GPU_BUILDS)

@@ -1,11 +1,16 @@
-"""Any machine: RELION from PATH, local scheduler, mpirun. Used when no hostname matches."""
+"""Any machine: local scheduler, mpirun. Used when no hostname matches.
+
+Builds: every RELION this machine has (relionbench.builds: the one on PATH, the prefixes in
+RELIONBENCH_RELION, /opt/relion-*), each identified from what it prints.
+"""
 
 import os
 
-from common import RUNS, relion_environment, system
+from common import RUNS, environments, names, system
 
-from relionbench import hostinfo
+from relionbench import builds, hostinfo
 from relionbench.constants import (
+    ENV_RELION,
     X_CALIBRATE,
     X_CORES,
     X_DATA_ROOT,
@@ -14,12 +19,15 @@ from relionbench.constants import (
     X_SCRATCH,
 )
 
+BUILDS = builds.discover() or [builds.Build(ENV_RELION, descr='no RELION found: the checks '
+                                            'fail until one is on PATH or in RELIONBENCH_RELION')]
+
 system = system('local', 'This machine (embedded default)', ['.*'], [{
     'name': 'default',
     'descr': 'Local processes, MPI through mpirun',
     'scheduler': 'local',
     'launcher': 'mpirun',
-    'environs': ['relion'],
+    'environs': names(BUILDS),
     'features': hostinfo.local_features(),
     'max_jobs': 1,
     'env_vars': [
@@ -38,4 +46,4 @@ system = system('local', 'This machine (embedded default)', ['.*'], [{
     },
 }])
 
-environments = [relion_environment(['local'])]
+environments = environments('local', BUILDS)
