@@ -19,7 +19,8 @@ def references_table(system):
             low, high = reference_bounds(value, lower, upper)
             rows.append({'workflow': entry.workflow, 'stage': entry.stage,
                          'variant': entry.variant, 'scale': entry.scale,
-                         'partition': entry.partition, 'metric': name, 'value': value,
+                         'partition': entry.partition, 'build': entry.build,
+                         'metric': name, 'value': value,
                          'min': f'{low:.6g}', 'max': f'{high:.6g}', 'unit': unit,
                          'source': entry.source})
     return pd.DataFrame(rows)

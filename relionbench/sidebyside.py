@@ -118,7 +118,7 @@ def main(argv=None):
     if side.empty:
         print(f'no stage ran with two builds or variants under {args.runs}', file=sys.stderr)
         return 1
-    print(side.drop(columns=['check']).to_markdown(index=False, floatfmt='.3g'))
+    print(side.to_markdown(index=False, floatfmt='.3g'))
     for line in disagreements(side):
         print(f'DISAGREE: {line}')
     return 0

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SHARED_RELION
 
-from relionbench import builds, releases
+from relionbench import builds, jobscript, releases, tuning
+from relionbench.constants import CPU_ALTCPU, CPU_PLAIN
 from relionbench.stages import WORKFLOWS
 
 PRINTED = {
@@ -61,7 +62,9 @@ def test_builds_are_found_on_path_in_the_listed_prefixes_and_under_opt(tmp_path)
         ('relion-5_0_1-altcpu-x86-64-v4', '5.0.1', 'ALTCPU')]
     assert found[0].prefix == '' and found[1].prefix == str(tmp_path / 'site' / 'relion5')
     env = found[1].environment(['local'])
-    assert env['features'] == ['relion', 'altcpu'] and env['extras']['relion_release'] == '5.0'
+    assert env['features'] == ['relion', 'altcpu', 'vdam']
+    assert env['extras']['relion_release'] == '5.0'
+    assert found[0].environment(['local'])['features'] == ['relion', 'plain']      # 3.1: no VDAM
     assert env['env_vars'] == [['PATH', f'{tmp_path}/site/relion5/bin:$PATH']]
     assert 'env_vars' not in found[0].environment(['local'])      # PATH as it is
     assert builds.data_tools(found) is found[0]
@@ -91,29 +94,38 @@ def test_later_releases_get_the_same_science_without_removed_options():
     assert releases.adapt('relion_postprocess', ['--skip_gridding'], '5.0') == ['--skip_gridding']
 
 
-def _steps():
+def _steps(build):
+    """(workflow, stage, step) of every RELION step the build runs (a stage that needs a
+    feature, VDAM, only with a build that has it)."""
+    features = build.environment(['x'])['features']
     return [(w.name, stage.name, step) for w in WORKFLOWS.values() for stage in w.stages
+            if not stage.needs or stage.needs in features
             for step in stage.steps if not step.python]
 
 
 @pytest.mark.requires('relion')
 @pytest.mark.parametrize('build', builds.discover(), ids=lambda b: b.name)
 def test_every_stage_option_is_known_to_each_build(build, tmp_path):
-    """Each RELION program of every stage table, as this build's release takes it, parsed by
-    that build itself (in an empty folder, so it stops at the missing input): no
-    "is not a valid RELION argument" warning."""
+    """Each RELION program of every stage table, as this build's release takes it and with
+    the run's flags (accelerator, threads, pool, scratch), parsed by that build itself (in an
+    empty folder, so it stops at the missing input): no "is not a valid RELION argument"
+    warning."""
     def unknown_options(workflow, stage, step, release):
         folder = tmp_path / f'{workflow}-{stage}-{step.label}-{release}'
         folder.mkdir()
         for out in step.output_dirs():
             (folder / out).mkdir(parents=True, exist_ok=True)
-        program = f'{build.bindir or build.prefix + "/bin"}/{step.program.removesuffix("_mpi")}'
-        done = subprocess.run([program, *step.args(release)], cwd=folder, timeout=60,
+        variant = CPU_ALTCPU if build.accelerator == builds.ALTCPU else CPU_PLAIN
+        program, *args = jobscript.relion_args(step, variant, tuning.cpu_layout('3x2'),
+                                               scratch=True, release=release)
+        args = ['/tmp' if a == jobscript.SCRATCH else a for a in args]
+        binary = f'{build.bindir or build.prefix + "/bin"}/{program.removesuffix("_mpi")}'
+        done = subprocess.run([binary, *args], cwd=folder, timeout=60,
                               capture_output=True, text=True, stdin=subprocess.DEVNULL)
         return [f'{workflow} {stage} {step.program}: {flag}' for flag in re.findall(
             r'Option (\S+)\s+is not a valid RELION argument', done.stdout + done.stderr)]
 
-    unknown = [flag for w, stage, step in _steps()
+    unknown = [flag for w, stage, step in _steps(build)
                for flag in unknown_options(w, stage, step, build.release)]
     assert not unknown, unknown
     if releases.release_key(build.release) >= (4, 0):      # the probe sees what it looks for

@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from relionbench import compare, report, results, simulate
@@ -168,3 +169,28 @@ def test_gpu_scaling_and_cpu_tables_from_known_times(tmp_path):
                                                        4: 100 / 40 / 4}, abs=1e-3)
     cpu = report.cpu_table(values).iloc[0]
     assert (cpu['cpu-plain'], cpu['cpu-altcpu'], cpu['speed-up']) == (90.0, 36.0, 2.5)
+
+
+def test_builds_side_by_side_name_the_speed_ups_and_a_disagreement():
+    """Two builds on one Refine3D stage (box 48 x 3 A = 144 A): 5.0.1 --cpu 4 x as fast as
+    3.1.3 and 2 x its own plain path; a resolution 3 shells away is flagged."""
+    from relionbench import sidebyside
+
+    def run(n, environ, variant, seconds, resolution):
+        base = {'run': n, 'time': pd.Timestamp('2026-12-01', tz='UTC') + pd.Timedelta(n, 's'),
+                'check': 'Miniature', 'stage': 'Refine3D_Local', 'environ': environ,
+                'variant': variant, 'scale': '3x1', 'result': 'pass', 'fail_phase': None}
+        return [{**base, 'metric': 'total_seconds', 'value': seconds},
+                {**base, 'metric': 'refine_resolution', 'value': resolution}]
+    values = pd.DataFrame(run(1, 'relion-3_1_3-plain', 'cpu-plain', 40.0, 144 / 16)
+                          + run(2, 'relion-5_0_1-altcpu', 'cpu-plain', 20.0, 144 / 16)
+                          + run(3, 'relion-5_0_1-altcpu', 'cpu-altcpu', 10.0, 144 / 19))
+    table = sidebyside.table(values).set_index(['build', 'variant'])
+    assert table.loc[('relion-5_0_1-altcpu', 'cpu-altcpu'), 'vs baseline'] == 4.0
+    assert table.loc[('relion-5_0_1-altcpu', 'cpu-altcpu'), '--cpu speed-up'] == 2.0
+    assert table.loc[('relion-3_1_3-plain', 'cpu-plain'), 'shells apart'] == 3.0
+    assert set(table.science) == {'DIFFERS'}
+    assert sidebyside.disagreements(table.reset_index()) == [
+        'Miniature Refine3D_Local: resolutions 3.0 shells apart between builds']
+    alone = values[values.environ == 'relion-3_1_3-plain']
+    assert sidebyside.table(alone).empty                # nothing beside it
