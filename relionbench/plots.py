@@ -145,23 +145,23 @@ def cpu_vs_plain(table, path):
 
 
 def builds_side_by_side(table, path):
-    """Total time of each stage with each build and variant (the labels name the build)."""
+    """Total time of each stage (and scale) with each build and variant."""
     if table.empty:
         return None
     kinds = list(dict.fromkeys(zip(table.build, table.variant)))
-    stage_names = list(dict.fromkeys(table.stage))
-    fig = Figure(figsize=(max(6, 1.4 * len(stage_names)), 3.6), dpi=DPI)
+    places = list(dict.fromkeys(zip(table.stage, table.scale)))
+    fig = Figure(figsize=(max(6, 1.4 * len(places)), 3.6), dpi=DPI)
     ax = fig.subplots()
     width = 0.8 / len(kinds)
-    x = np.arange(len(stage_names))
-    for n, (build, variant) in enumerate(kinds):
-        rows = table[(table.build == build) & (table.variant == variant)].set_index('stage')
-        heights = [rows.seconds.get(s, np.nan) for s in stage_names]
-        ax.bar(x - 0.4 + (n + 0.5) * width, heights, width, label=f'{build} {variant}')
-    ax.set_xticks(x, stage_names, fontsize=8)
+    x = np.arange(len(places))
+    seconds = table.set_index(['build', 'variant', 'stage', 'scale']).seconds
+    for n, kind in enumerate(kinds):
+        heights = [seconds.get((*kind, *place), np.nan) for place in places]
+        ax.bar(x - 0.4 + (n + 0.5) * width, heights, width, label=' '.join(kind))
+    ax.set_xticks(x, [f'{stage}\n{scale}' for stage, scale in places], fontsize=8)
     ax.set_title('total time (s)', fontsize=9, y=1.0)
     ax.legend(fontsize=7)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.92)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.92)
     return _save(fig, path)
 
 

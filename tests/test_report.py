@@ -125,7 +125,8 @@ def test_compare_in_percent_and_fourier_shells(tmp_path):
 @pytest.fixture(scope='module')
 def simulated(tmp_path_factory):
     folder = tmp_path_factory.mktemp('simulated')
-    simulate.write_perflogs(folder, 600, systems=('scarf',))
+    # one failure in 100 records, the last one among them: a failed run is in every table
+    simulate.write_perflogs(folder, 600, systems=('scarf',), fail_every=100)
     return folder
 
 
