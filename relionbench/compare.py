@@ -14,8 +14,8 @@ import pandas as pd
 from relionbench import metrics, references, stages
 
 KEY = ['system', 'partition', 'environ', 'name']
-COLUMNS = ('system', 'check', 'case', 'metric', 'baseline', 'latest', 'unit', 'change',
-           'tolerance', 'runs', 'status')
+COLUMNS = ('system', 'check', 'case', 'build', 'metric', 'baseline', 'latest', 'unit',
+           'change', 'tolerance', 'runs', 'status')
 REGRESSED, CHANGED, FAILED, IMPROVED, NEW = 'REGRESSED', 'CHANGED', 'FAILED', 'improved', 'new'
 FLAGGED = (REGRESSED, CHANGED, FAILED)
 
@@ -30,7 +30,8 @@ def compare(results, history=5, session=None, system=None):
     measured = runs[(runs.result == 'pass') | (runs.fail_phase == 'performance')]
     for _, case_runs in runs.groupby(KEY, sort=False):
         latest = case_runs.iloc[-1]
-        label = {'system': latest.system, 'check': latest.check, 'case': latest.case}
+        label = {'system': latest.system, 'check': latest.check, 'case': latest.case,
+                 'build': latest.environ}
         if latest.result == 'fail' and latest.fail_phase != 'performance':
             reason = (latest.fail_reason or '').splitlines()[:1]
             rows.append({**label, 'metric': f'({latest.fail_phase or "run"} failed)',
@@ -121,17 +122,20 @@ def alert_message(results, table, system=None):
     lines = []
     if not missed.empty:
         lines.append('Missed references:')
-        lines += [f'- {m.name} on {m.system}:{m.partition}: {m.metric} {m.value:.4g} {m.unit} '
+        lines += [f'- {m.name} on {m.system}:{m.partition} with {m.environ}: {m.metric} '
+                  f'{m.value:.4g} {m.unit} '
                   f'(reference {m.ref:.4g}, band {_band(m)})' for m in missed.itertuples()]
-    latest = set(runs[runs.run.isin(current)][['check', 'case']].itertuples(index=False))
+    latest = set(runs[runs.run.isin(current)][['check', 'case', 'environ']].itertuples(
+        index=False))
     worse = flagged(table)
-    worse = worse[[(c, k) in latest for c, k in zip(worse.check, worse.case)]]
+    worse = worse[[(c, k, b) in latest for c, k, b in zip(worse.check, worse.case, worse.build)]]
     if not worse.empty:
         lines.append('Against the history:')
-        lines += [f'- {w.check} {w.case} on {w.system}: {w.metric} {_fmt(w.baseline)} -> '
+        lines += [f'- {w.check} {w.case} on {w.system} with {w.build}: {w.metric} '
+                  f'{_fmt(w.baseline)} -> '
                   f'{_fmt(w.latest)} {w.unit} ({w.change}, tolerance {w.tolerance}) {w.status}'
-                  if w.status != FAILED else f'- {w.check} {w.case} on {w.system}: {w.metric} '
-                  f'{w.change}' for w in worse.itertuples()]
+                  if w.status != FAILED else f'- {w.check} {w.case} on {w.system} with '
+                  f'{w.build}: {w.metric} {w.change}' for w in worse.itertuples()]
     if not lines:
         return None
     problems = len(missed) + len(worse)

@@ -118,7 +118,8 @@ def read_database(path):
 
 
 def session_records(report):
-    """(run, values) pairs of one ReFrame run report; a case retried keeps its last run."""
+    """(run, values) pairs of one ReFrame run report, one per case, partition and build; a
+    case retried keeps its last run."""
     info = report['session_info']
     if '--dry-run' in info.get('cmdline', '').split():
         return
@@ -126,7 +127,8 @@ def session_records(report):
     for run in report.get('runs', []):
         for case in run['testcases']:
             if ' %case=' in case['display_name']:
-                cases[case['display_name'], case['system'], case['partition']] = case
+                cases[case['display_name'], case['system'], case['partition'],
+                      case.get('environ')] = case
     for case in cases.values():
         values = [(key.split(':')[-1], *entry)
                   for key, entry in (case.get('perfvalues') or {}).items()]

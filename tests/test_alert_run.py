@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import reframe
+from conftest import default_build, reframe
 
 relion = pytest.mark.requires('relion')
 
@@ -93,9 +93,11 @@ def test_slowdown_alerts_a_webhook_and_smtp(two_runs):
     assert 'T0K3N' not in done.stdout + done.stderr
     assert len(Hook.posted) == 1                       # one message per run
     text = Hook.posted[0]['text']
-    assert 'Miniature %case=MotionCorr/cpu-plain/1x2 on local:default: motioncorr_seconds' \
+    assert ('Miniature %case=MotionCorr/cpu-plain/1x2 on local:default with '
+            f'{default_build()}: motioncorr_seconds') \
         in text                                        # the missed reference
-    assert 'Miniature MotionCorr/cpu-plain/1x2 on local: motioncorr_seconds' in text
+    assert (f'Miniature MotionCorr/cpu-plain/1x2 on local with {default_build()}: '
+            'motioncorr_seconds') in text
     assert 'REGRESSED' in text and ' s (+' in text     # the figure, in percent
     assert len(Mailbox.messages) == 1 and 'motioncorr_seconds' in Mailbox.messages[0]
 

@@ -195,3 +195,19 @@ def test_builds_side_by_side_name_the_speed_ups_and_a_disagreement():
         'Miniature Refine3D_Local: resolutions 3.0 shells apart between builds']
     alone = values[values.environ == 'relion-3_1_3-plain']
     assert sidebyside.table(alone).empty                # nothing beside it
+
+
+def test_one_session_with_two_builds_keeps_both_runs():
+    """The same case with two builds in one session: two runs, each with its own values."""
+    def case(environ, seconds):
+        return {'display_name': 'Miniature %case=Extract/cpu-plain/1x2', 'system': 'local',
+                'partition': 'default', 'environ': environ, 'result': 'pass',
+                'uuid': f'u:{environ}', 'job_completion_time_unix': 1.8e9, 'jobid': 1,
+                'perfvalues': {'local:default:extract_seconds': [seconds, 0.2, None, 1.0, 's',
+                                                                 'pass']}}
+    report = {'session_info': {'uuid': 's', 'cmdline': 'reframe -r'},
+              'runs': [{'testcases': [case('relion-3_1_3-plain', 3.2),
+                                      case('relion-5_0_1-altcpu', 0.2)]}]}
+    found = dict((run['environ'], values[0][1])
+                 for run, values in results.session_records(report))
+    assert found == {'relion-3_1_3-plain': 3.2, 'relion-5_0_1-altcpu': 0.2}
