@@ -47,13 +47,13 @@ def test_stages_pass_through_slurm_on_every_partition(runs):
                  system='ci-slurm')
     assert result.returncode == 0, result.stdout[-4000:]
     assert 'Ran 9/9 test case(s)' in result.stdout   # 5 stages, data, 3 calibrations
-    gpu_job = next(runs.glob('output/*/ci-slurm/gpu/relion/Miniature_*/rfm_job.sh')).read_text()
+    gpu_job = next(runs.glob('output/*/ci-slurm/gpu/*/Miniature_*/rfm_job.sh')).read_text()
     assert '#SBATCH --partition=gpu\n' in gpu_job and '#SBATCH --gres=gpu:1\n' in gpu_job
     assert '--gpu' not in gpu_job
     srun = perflog(runs, 'ci-slurm', 'cpu')
     assert re.search(r'\|Refine3D_Local/cpu-plain/3x1\|3\|1\|.*\|no reference\|\d+\|', srun)
     assert 'no reference for ci-slurm' in result.stdout
-    refine = next(runs.glob('output/*/ci-slurm/cpu/relion/Miniature_*/rb_steps/0_refine.log'))
+    refine = next(runs.glob('output/*/ci-slurm/cpu/*/Miniature_*/rb_steps/0_refine.log'))
     assert 'srun --kill-on-bad-exit=1' in (refine.parent.parent / 'rfm_job.sh').read_text()
 
 
@@ -199,7 +199,7 @@ def test_two_suite_runs_at_once_keep_their_own_files(runs):
     for thread in threads:
         thread.join()
     assert all(r.returncode == 0 for r in results), [r.stdout[-2000:] for r in results]
-    assert len(list(runs.glob('output/*/ci-slurm/cpu/relion/Miniature_*'))) == 2
+    assert len(list(runs.glob('output/*/ci-slurm/cpu/*/Miniature_*'))) == 2
     lines = [line for line in perflog(runs, 'ci-slurm', 'cpu').splitlines()
              if line.startswith('20') and 'MotionCorr' in line]
     assert len(lines) == 2 and len({line.split('|')[16] for line in lines}) == 2
