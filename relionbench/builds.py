@@ -20,11 +20,11 @@ import subprocess
 from dataclasses import dataclass, field, replace
 
 from relionbench import releases
-from relionbench.constants import ENV_RELION, ENV_VDAM
+from relionbench.constants import ENV_ALTCPU, ENV_CUDA, ENV_RELION, ENV_VDAM
 
 UNKNOWN = 'unknown'
 ALTCPU, CUDA, HIP, SYCL, PLAIN = 'ALTCPU', 'CUDA', 'HIP', 'SYCL', 'plain'
-FEATURES = {ALTCPU: 'altcpu', CUDA: 'cuda', HIP: 'hip', SYCL: 'sycl', PLAIN: 'plain'}
+FEATURES = {ALTCPU: ENV_ALTCPU, CUDA: ENV_CUDA, HIP: 'hip', SYCL: 'sycl', PLAIN: 'plain'}
 """Environment feature of each accelerator."""
 
 TAGS = {'VECTOR-ACC': ALTCPU, 'CUDA-ACC': CUDA, 'HIP-ACC': HIP, 'SYCL-ACC': SYCL}
@@ -55,15 +55,15 @@ class Build:
     features: tuple = field(default=())   #: extra environment features
 
     @property
-    def release(self):
-        """'5.0' of '5.0.1' ('' when unknown)."""
-        found = re.match(r'(\d+)\.(\d+)', self.version)
-        return f'{found[1]}.{found[2]}' if found else ''
-
-    @property
     def release_key(self):
         """(major, minor), (0, 0) when unknown."""
-        return releases.release_key(self.release) or (0, 0)
+        return releases.release_key(self.version) or (0, 0)
+
+    @property
+    def release(self):
+        """'5.0' of '5.0.1' ('' when unknown)."""
+        key = releases.release_key(self.version)
+        return f'{key[0]}.{key[1]}' if key else ''
 
     def environment(self, systems, modules_by_hand=False):
         """The ReFrame environment entry of this build for ``systems``; ``modules_by_hand``:

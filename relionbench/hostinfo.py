@@ -1,4 +1,5 @@
-"""What this machine and its RELION can do, for the ``local`` system's features."""
+"""What this machine's hardware offers, for the ``local`` system's features and extras (its
+RELION builds: relionbench.builds)."""
 
 import os
 import shutil
