@@ -31,6 +31,8 @@ from relionbench import (
     provenance,
     records,
     references,
+    stages,
+    synthetic,
     tuning,
 )
 from relionbench.constants import (
@@ -89,6 +91,10 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     @property
     def stage(self):
         return self.case.stage
+
+    def no_reference(self):
+        """Why the run has no reference to be judged by ('' when it may have one)."""
+        return ''
 
     @run_after('init')
     def describe_case(self):
@@ -192,7 +198,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         entry = references.find(_references(system), self.stage.workflow, self.stage.name,
                                 self.case.variant, self.case.scale, self.current_partition.name,
                                 self.current_environ.name)
-        if entry:
+        if entry and not self.no_reference():
             given = {'time_upper': self.time_tolerance,
                      'resolution_shells': self.resolution_shells}
             overrides = {key: value for key, value in given.items() if value is not None}
@@ -206,9 +212,10 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                 self.reference_source += (f'; times scaled to this machine: '
                                           f'{calibration.describe(by_busy)}')
         elif not self.is_dry_run():
-            getlogger().warning(f'{self.display_name}: no reference for {system} with '
-                                f'{self.current_environ.name} in reference/{system}.yaml: '
-                                'values are recorded, not judged')
+            why = self.no_reference() or (f'no reference for {system} with '
+                                          f'{self.current_environ.name} in '
+                                          f'reference/{system}.yaml')
+            getlogger().warning(f'{self.display_name}: {why}: values are recorded, not judged')
 
     def time_factors(self, entry):
         """{step label: this machine's time over the reference machine's}, from the
@@ -327,11 +334,14 @@ class MiniatureData(SuiteJob):
 
     #: Seed of the simulation (same seed, same bytes)
     seed = variable(int, value=0)
+    #: Size preset (relionbench.synthetic.Size): BOXxPARTICLES or small (48x440, the one
+    #: reference/local.yaml holds), medium (96x440), large (144x440); ``-S size=96x440``
+    size = variable(str, value='small')
 
     @run_before('run')
     def set_command(self):
         self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
-                                '--seed', str(self.seed)]
+                                '--seed', str(self.seed), '--size', self.size]
         tools = builds.data_tools(builds.discover())
         if tools and tools.bindir:          # the same programs whatever build is under test
             self.env_vars['PATH'] = f'{shlex.quote(tools.bindir)}:$PATH'
@@ -340,6 +350,11 @@ class MiniatureData(SuiteJob):
 
     @sanity_function
     def assert_generated(self):
+        refused = [line for line in Path(self.stagedir, self.job.stderr).read_text().splitlines()
+                   if line.startswith('relionbench mini generate: ')]
+        if refused:                     # e.g. a bad size: the one line that says what to give
+            raise SanityError(refused[0].replace('relionbench mini generate: --size',
+                                                 f'-S MiniatureData.size={self.size}'))
         return sn.all([sn.assert_found(r'^prepared ', self.stdout),
                        sn.assert_true(Path(self.stagedir, 'truth', 'map.mrc').is_file(),
                                       msg='truth/map.mrc was not written')])
@@ -368,6 +383,27 @@ class MiniatureStage(RelionStage):
 
     time_limit = '30m'
     machine = fixture(Calibration, scope='partition')
+
+    @property
+    def size(self):
+        """The data fixture's size preset (the default until the fixture is resolved)."""
+        data = getattr(self, 'data', None)
+        return synthetic.Size.parse(data.size) if isinstance(data, MiniatureData) \
+            else synthetic.Size()
+
+    @property
+    def stage(self):
+        return stages.sized(self.case.stage, self.size)
+
+    @run_after('setup')
+    def name_dataset(self):
+        """A resized miniature is another dataset: its runs have their own history."""
+        if not self.size.default:
+            self.dataset_id = f'{self.workflow.dataset}-{self.size}'
+
+    def no_reference(self):
+        return ('' if self.size.default else
+                f'the references are for the small miniature, this is {self.size}')
 
     def default_dataset(self):
         return Path(self.data.stagedir)

@@ -88,14 +88,20 @@ def cmd_builds(args):
 
 
 def cmd_mini_generate(args):
-    from relionbench import miniature
+    from relionbench import miniature, synthetic
     start = time.perf_counter()
     try:
-        miniature.prepare(Path(args.out), seed=args.seed)
+        size = synthetic.Size.parse(args.size)
+    except ValueError as err:
+        print(f'relionbench mini generate: --size: {err}', file=sys.stderr)
+        return 2
+    try:
+        miniature.prepare(Path(args.out), seed=args.seed, size=size)
     except (OSError, RuntimeError) as err:
         print(f'relionbench mini generate: {err}', file=sys.stderr)
         return 1
-    print(f'prepared {Path(args.out).resolve()} in {time.perf_counter() - start:.1f} s')
+    took = time.perf_counter() - start
+    print(f'prepared {Path(args.out).resolve()} (size {size}) in {took:.1f} s')
     return 0
 
 
@@ -311,6 +317,9 @@ def main(argv=None):
     gen = mini_sub.add_parser('generate', help='simulate the data and prepare every stage input')
     gen.add_argument('--out', required=True, help='folder to write (created if missing)')
     gen.add_argument('--seed', type=int, default=0, help='simulation seed (default 0)')
+    gen.add_argument('--size', default='small',
+                     help='BOXxPARTICLES (e.g. 96x440) or small (48x440, the default), '
+                     'medium (96x440), large (144x440)')
     gen.set_defaults(func=cmd_mini_generate)
     args = parser.parse_args(argv)
     return args.func(args)

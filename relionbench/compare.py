@@ -13,7 +13,9 @@ import pandas as pd
 
 from relionbench import metrics, references, stages
 
-KEY = ['system', 'partition', 'environ', 'name']
+KEY = ['system', 'partition', 'environ', 'name', 'dataset_id']
+"""One history: a check's case on a partition with a build and a dataset (a resized
+miniature is another dataset)."""
 COLUMNS = ('system', 'check', 'case', 'build', 'metric', 'baseline', 'latest', 'unit',
            'change', 'tolerance', 'runs', 'status')
 REGRESSED, CHANGED, FAILED, IMPROVED, NEW = 'REGRESSED', 'CHANGED', 'FAILED', 'improved', 'new'

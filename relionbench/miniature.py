@@ -6,7 +6,8 @@ Layout (relative to the output folder), as the stage tables in relionbench.stage
 ``Select/job007`` (the true particles), ``Refine3D/job008`` (true angles, half maps and map
 by relion_reconstruct), ``MaskCreate/job009``, ``PostProcess/job010``, and
 ``CtfRefine/job011/particles_ctf_refine.star`` (the true particles with true angles and
-defocus). ``LAYOUT`` lists every file ``prepare`` guarantees.
+defocus). ``layout(size)`` lists every file ``prepare`` guarantees at a size preset
+(``synthetic.Size``).
 """
 
 import subprocess
@@ -20,21 +21,28 @@ from relionbench import synthetic, truth
 
 THREADS = 2
 
-LAYOUT = (
-    'truth/map.mrc', 'truth/decoy.mrc', 'truth/particles.star', 'truth/planted.json',
-    'movies.star', *(synthetic.movie_name(i) for i in range(synthetic.N_MOVIES)),
-    *(synthetic.coordinate_file(i) for i in range(synthetic.N_MOVIES)),
-    'CtfFind/job003/micrographs_ctf.star', 'Reference/initial_model.mrc',
-    'MotionCorr/job002/corrected_micrographs.star',
-    *(synthetic.micrograph_name(i) for i in range(synthetic.N_MOVIES)),
-    *(synthetic.micrograph_name(i)[:-len('.mrc')] + '.star' for i in range(synthetic.N_MOVIES)),
-    'Extract/job004/particles.star', 'Select/job007/particles.star',
-    'Refine3D/job008/run_data.star', 'Refine3D/job008/run_class001.mrc',
-    'Refine3D/job008/run_half1_class001_unfil.mrc', 'Refine3D/job008/run_half2_class001_unfil.mrc',
-    'MaskCreate/job009/mask.mrc', 'PostProcess/job010/postprocess.star',
-    'PostProcess/job010/postprocess.mrc', 'CtfRefine/job011/particles_ctf_refine.star',
-)
-"""Every file ``prepare`` writes that a stage or a score reads, relative to its folder."""
+def layout(size=None):
+    """Every file ``prepare`` writes that a stage or a score reads, relative to its folder."""
+    movies = range((size or synthetic.Size()).movies)
+    return (
+        'truth/map.mrc', 'truth/decoy.mrc', 'truth/particles.star', 'truth/planted.json',
+        'movies.star', *(synthetic.movie_name(i) for i in movies),
+        *(synthetic.coordinate_file(i) for i in movies),
+        'CtfFind/job003/micrographs_ctf.star', 'Reference/initial_model.mrc',
+        'MotionCorr/job002/corrected_micrographs.star',
+        *(synthetic.micrograph_name(i) for i in movies),
+        *(synthetic.micrograph_name(i)[:-len('.mrc')] + '.star' for i in movies),
+        'Extract/job004/particles.star', 'Select/job007/particles.star',
+        'Refine3D/job008/run_data.star', 'Refine3D/job008/run_class001.mrc',
+        'Refine3D/job008/run_half1_class001_unfil.mrc',
+        'Refine3D/job008/run_half2_class001_unfil.mrc',
+        'MaskCreate/job009/mask.mrc', 'PostProcess/job010/postprocess.star',
+        'PostProcess/job010/postprocess.mrc', 'CtfRefine/job011/particles_ctf_refine.star',
+    )
+
+
+LAYOUT = layout()
+"""The files of the default size preset."""
 
 
 def run(args, cwd, log):
@@ -130,7 +138,7 @@ def mask_threshold(path, lowpass=15.0, fraction=0.13):
     return float(np.quantile(smooth, 1 - fraction))
 
 
-def postprocess(out):
+def postprocess(out, apix=synthetic.APIX):
     """MaskCreate/job009 and PostProcess/job010 on the true-angle half maps."""
     threshold = mask_threshold(out / 'Refine3D/job008/run_class001.mrc')
     (out / 'MaskCreate/job009').mkdir(parents=True, exist_ok=True)
@@ -141,7 +149,7 @@ def postprocess(out):
     (out / 'PostProcess/job010').mkdir(parents=True, exist_ok=True)
     post = run(['relion_postprocess', '--mask', 'MaskCreate/job009/mask.mrc',
                 '--i', 'Refine3D/job008/run_half1_class001_unfil.mrc',
-                '--o', 'PostProcess/job010/postprocess', '--angpix', synthetic.APIX,
+                '--o', 'PostProcess/job010/postprocess', '--angpix', f'{apix:.4g}',
                 '--auto_bfac', '--autob_lowres', 10], out, 'PostProcess/job010/run.log')
     return {'mask_create': mask, 'postprocess': post}
 
@@ -152,13 +160,14 @@ def true_ctf(out):
     _write({**blocks, 'particles': particles}, out / 'CtfRefine/job011/particles_ctf_refine.star')
 
 
-def prepare(out, seed=0):
-    """Simulate the data and prepare every stage's inputs in ``out``.
+def prepare(out, seed=0, size=None):
+    """Simulate the data at ``size`` (``synthetic.Size``, default preset when None) and
+    prepare every stage's inputs in ``out``.
 
-    Returns ``{'seconds': {part: s}, 'relion_seconds': {program call: s}, 'paths': LAYOUT
-    as absolute paths}``; prints one line per part.
+    Returns ``{'seconds': {part: s}, 'relion_seconds': {program call: s}, 'paths': the
+    layout as absolute paths}``; prints one line per part.
     """
-    out = Path(out)
+    out, size = Path(out), size or synthetic.Size()
     out.mkdir(parents=True, exist_ok=True)
     seconds, relion = {}, {}
 
@@ -169,7 +178,7 @@ def prepare(out, seed=0):
         print(f'{name}: {seconds[name]} s', flush=True)
         return result
 
-    timed('simulate', synthetic.generate, out, seed)
+    timed('simulate', synthetic.generate, out, seed, size)
     (out / 'MotionCorr/job002').mkdir(parents=True, exist_ok=True)
     relion['motioncorr'] = timed('motioncorr', run, [
         'relion_run_motioncorr', '--i', 'movies.star', '--o', 'MotionCorr/job002/',
@@ -183,15 +192,15 @@ def prepare(out, seed=0):
         'relion_preprocess', '--i', 'CtfFind/job003/micrographs_ctf.star',
         '--coord_dir', f'{synthetic.COORD_DIR}/', '--coord_suffix', synthetic.COORD_SUFFIX,
         '--part_star', 'Extract/job004/particles.star', '--part_dir', 'Extract/job004/',
-        '--extract', '--extract_size', synthetic.BOX, '--norm', '--bg_radius', 18,
+        '--extract', '--extract_size', size.box, '--norm', '--bg_radius', size.options['bg_radius'],
         '--white_dust', -1, '--black_dust', -1, '--invert_contrast'],
         out, 'Extract/job004/run.log')
     timed('select', select_true, out)
     relion.update(timed('reconstruct', true_refinement, out))
-    relion.update(timed('postprocess', postprocess, out))
+    relion.update(timed('postprocess', postprocess, out, size.apix))
     timed('ctf', true_ctf, out)
     return {'seconds': seconds, 'relion_seconds': relion,
-            'paths': {path: str((out / path).resolve()) for path in LAYOUT}}
+            'paths': {path: str((out / path).resolve()) for path in layout(size)}}
 
 
 def ctffind(source, target, motioncorr):

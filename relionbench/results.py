@@ -71,6 +71,7 @@ def load(folder=None, source='auto', warn=None):
         for path in sorted((folder / 'perflogs').glob('*/*/*.log*')):
             _extend(runs, values, read_perflog(path, warn))
     run_table = pd.DataFrame(runs, columns=RUN_COLUMNS)
+    run_table['dataset_id'] = run_table['dataset_id'].fillna('')   # a history key
     run_table['time'] = pd.to_datetime(run_table['time'], utc=True, format='ISO8601',
                                        errors='coerce')
     # the same run in the database and in a perflog: keep the database's

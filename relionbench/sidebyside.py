@@ -10,29 +10,32 @@ choice of executable or runtime parameters").
 """
 
 import argparse
+import re
 import sys
 
 import pandas as pd
 
 from relionbench import stages
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN
+from relionbench.synthetic import Size
 
 SHELLS = 2
 """Builds disagree on the science beyond this many Fourier shells."""
 RESOLUTIONS = ('final_resolution', 'truth_fsc0143_resolution', 'true_start_fsc0143_resolution',
                'resolution')
 """The resolution metrics compared (by suffix)."""
-COLUMNS = ('check', 'stage', 'build', 'variant', 'scale', 'seconds', 'vs baseline',
+COLUMNS = ('dataset', 'check', 'stage', 'build', 'variant', 'scale', 'seconds', 'vs baseline',
            '--cpu speed-up', 'resolution (A)', 'truth FSC 0.143 (A)', 'shells apart', 'science')
 
 
 def _latest(values):
-    """The latest run of each (check, stage, build, variant, scale) that ran to the end
+    """The latest run of each (dataset, check, stage, build, variant, scale) that ran to the end
     (passed, or missed a reference), with its metrics as columns."""
     done = values[values.result.isin(['pass', 'fail'])]
+    done = done.assign(dataset_id=done['dataset_id'].fillna('') if 'dataset_id' in done else '')
     done = done[done.fail_phase.fillna('').isin(['', 'performance'])] \
         if 'fail_phase' in done else done
-    keys = ['check', 'stage', 'environ', 'variant', 'scale']
+    keys = ['dataset_id', 'check', 'stage', 'environ', 'variant', 'scale']
     last = done.sort_values('time').groupby(keys, sort=False).run.last()
     rows = done[done.run.isin(last)]
     return rows.pivot_table(index=keys, columns='metric', values='value', aggfunc='last')
@@ -45,11 +48,13 @@ def table(values):
     if values.empty or 'environ' not in values:
         return pd.DataFrame()
     wide = _latest(values)
-    if wide.empty or len(wide.index.droplevel(['check', 'stage', 'scale']).unique()) < 2:
+    if wide.empty or len(wide.index.droplevel(['dataset_id', 'check', 'stage', 'scale'])
+                         .unique()) < 2:
         return pd.DataFrame()                   # one build, one variant: nothing beside it
     rows = []
-    for (check, stage), group in wide.groupby(level=['check', 'stage'], sort=False):
-        group = group.droplevel(['check', 'stage']).dropna(axis=1, how='all')
+    for (dataset, check, stage), group in wide.groupby(level=['dataset_id', 'check', 'stage'],
+                                                       sort=False):
+        group = group.droplevel(['dataset_id', 'check', 'stage']).dropna(axis=1, how='all')
         variants = group.index.get_level_values('variant')
         plain = group.xs(CPU_PLAIN, level='variant') if CPU_PLAIN in variants else group.iloc[:0]
         baseline = plain.iloc[0]['total_seconds'] if len(plain) else None
@@ -59,8 +64,8 @@ def table(values):
             own = (plain.loc[build].iloc[0]['total_seconds']
                    if build in plain.index.get_level_values('environ') else None)
             rows.append({
-                'check': check, 'stage': stage, 'build': build, 'variant': variant,
-                'scale': scale, 'seconds': row.get('total_seconds'),
+                'dataset': dataset, 'check': check, 'stage': stage, 'build': build,
+                'variant': variant, 'scale': scale, 'seconds': row.get('total_seconds'),
                 'vs baseline': baseline / row['total_seconds'] if baseline else None,
                 '--cpu speed-up': own / row['total_seconds']
                 if own and variant == CPU_ALTCPU else None,
@@ -99,9 +104,32 @@ def disagreements(side_by_side):
     if side_by_side.empty:
         return []
     flagged = side_by_side[side_by_side['shells apart'] > SHELLS]
-    return [f'{check} {stage}: resolutions {apart:.1f} shells apart between builds'
-            for (check, stage), apart in
-            flagged.groupby(['check', 'stage'], sort=False)['shells apart'].first().items()]
+    return [f'{check} {stage}{f" ({dataset})" if dataset else ""}: resolutions {apart:.1f} '
+            'shells apart between builds' for (dataset, check, stage), apart in
+            flagged.groupby(['dataset', 'check', 'stage'], sort=False)['shells apart']
+            .first().items()]
+
+
+def ranking(side):
+    """From ``table``: one row per dataset and stage, the seconds of every build and variant
+    side by side (``build variant``), the fastest of them, and the ``--cpu`` speed-up."""
+    if side.empty:
+        return pd.DataFrame()
+    side = side.assign(run=side.build + ' ' + side.variant)
+    seconds = side.pivot_table(index=['dataset', 'stage'], columns='run', values='seconds',
+                               sort=False)
+    speedup = side.pivot_table(index=['dataset', 'stage'], values='--cpu speed-up',
+                               sort=False)
+    ranked = seconds.assign(fastest=seconds.idxmin(axis=1)).join(speedup).reset_index()
+    return ranked.sort_values('dataset', key=lambda d: d.map(_size), kind='stable')
+
+
+def _size(dataset):
+    """A miniature dataset id's size (``miniature-96x440``; the default size without a
+    suffix) as one number that orders by box, then particles."""
+    found = re.search(r'-(\d+)x(\d+)$', dataset)
+    size = Size(int(found[1]), int(found[2])) if found else Size()
+    return size.box * 10 ** 6 + size.particles
 
 
 def main(argv=None):
@@ -109,6 +137,9 @@ def main(argv=None):
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('runs', help='a results folder (RELIONBENCH_RUNS of the runs)')
     parser.add_argument('--system', default='local')
+    parser.add_argument('--ranking', action='store_true',
+                        help='one row per dataset and stage: seconds per build and variant, '
+                        'the fastest')
     args = parser.parse_args(argv)
     from relionbench import results
     found = results.load(args.runs)
@@ -118,7 +149,7 @@ def main(argv=None):
     if side.empty:
         print(f'no stage ran with two builds or variants under {args.runs}', file=sys.stderr)
         return 1
-    print(side.to_markdown(index=False, floatfmt='.3g'))
+    print((ranking(side) if args.ranking else side).to_markdown(index=False, floatfmt='.3g'))
     for line in disagreements(side):
         print(f'DISAGREE: {line}')
     return 0

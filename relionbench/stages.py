@@ -3,7 +3,10 @@
 A stage is a list of steps run in order inside one job. Paths in the options are
 relative to the dataset (a RELION project, linked into the stage directory);
 ``{out}`` is the folder that receives this run's outputs, so every step after the
-first reads what this run has just produced, never a published intermediate.
+first reads what this run has just produced, never a published intermediate. The
+miniature's tables also name what its size preset sets (``{box}``, ``{bg_radius}``,
+``{apix}``, ``{offset_range}``, ``{offset_step}``; ``sized``), the default preset unless
+resized.
 """
 
 import posixpath
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from relionbench import releases
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, ENV_VDAM, GPU, OUT
+from relionbench.synthetic import Size
 
 THREADED = {'relion_refine', 'relion_refine_mpi', 'relion_ctf_refine', 'relion_ctf_refine_mpi',
             'relion_motion_refine', 'relion_motion_refine_mpi', 'relion_mask_create',
@@ -54,7 +58,8 @@ class Step:
 
     def args(self, release=''):
         """The options as ``release`` takes them (relionbench.releases; '' : as published)."""
-        return releases.adapt(self.program, shlex.split(self.options.format(out=OUT)), release)
+        options = self.options.format(out=OUT, **Size().options)
+        return releases.adapt(self.program, shlex.split(options), release)
 
     def output_dirs(self):
         """Folders RELION expects to exist before it starts (it does not create them)."""
@@ -291,7 +296,8 @@ RIBOSOME = Workflow('ribosome', 'relion-benchmark', 'Plasmodium ribosome (EMPIAR
 # it, 3 MPI ranks where it must (auto-refine with split halves).
 
 _MINI_COMMON = ('--ctf --particle_diameter 130 --flatten_solvent --zero_mask --oversampling 1 '
-                '--offset_range 3 --offset_step 1.5 --norm --scale --random_seed 0')
+                '--offset_range {offset_range} --offset_step {offset_step} --norm --scale '
+                '--random_seed 0')
 _MINI_REFINE = (f'--auto_refine --split_random_halves {_MINI_COMMON} --ctf_corrected_ref '
                 '--firstiter_cc --sym C1 --low_resol_join_halves 40 --auto_ignore_angles '
                 '--auto_resol_angles')
@@ -300,7 +306,7 @@ _MINI_MASK = ('--i {out}/Refine3D/run_class001.mrc --o {out}/MaskCreate/mask.mrc
 _MINI_POSTPROCESS = Step(
     'postprocess', 'relion_postprocess',
     '--mask {out}/MaskCreate/mask.mrc --i {out}/Refine3D/run_half1_class001_unfil.mrc '
-    '--o {out}/PostProcess/postprocess --angpix 3.0 --auto_bfac --autob_lowres 10',
+    '--o {out}/PostProcess/postprocess --angpix {apix} --auto_bfac --autob_lowres 10',
     ('{out}/PostProcess/postprocess.star', '{out}/PostProcess/postprocess.mrc'),
     'postprocess', '{out}/PostProcess/postprocess')
 _MINI_POLISH_IO = ('--i Refine3D/job008/run_data.star --f PostProcess/job010/postprocess.star '
@@ -386,7 +392,7 @@ MINIATURE = Workflow('miniature', 'miniature', 'Synthetic miniature of the aldol
         Step('extract', 'relion_preprocess',
              '--i CtfFind/job003/micrographs_ctf.star --coord_dir Picks/ --coord_suffix _pick.star '
              '--part_star {out}/Extract/particles.star --part_dir {out}/Extract/ --extract '
-             '--extract_size 48 --norm --bg_radius 18 --white_dust -1 --black_dust -1 '
+             '--extract_size {box} --norm --bg_radius {bg_radius} --white_dust -1 --black_dust -1 '
              '--invert_contrast',
              ('{out}/Extract/particles.star',), 'extraction', '{out}/Extract/particles.star'),
     ), (*_MINI_INPUTS, 'CtfFind/job003/micrographs_ctf.star', 'Picks'), 48, 3.0,
@@ -526,6 +532,20 @@ WORKFLOWS = {w.name: w for w in (ALDOLASE, RIBOSOME, MINIATURE, MINI_RIBOSOME, M
 CHECK_WORKFLOWS = {'Aldolase': ALDOLASE, 'Ribosome': RIBOSOME, 'Miniature': MINIATURE,
                    'MiniRibosome': MINI_RIBOSOME, 'MiniatureChain': MINI_CHAIN}
 """Each check class in checks/ and the workflow it runs (results name checks by class)."""
+
+
+SIZED = re.compile(r'\{(' + '|'.join(Size().options) + r')\}')
+
+
+def sized(stage, size):
+    """``stage`` of the miniature at a size preset (``synthetic.Size``): its size options
+    filled in, its box and pixel size the preset's."""
+    if size.default:
+        return stage
+    options = size.options
+    steps = tuple(replace(s, options=SIZED.sub(lambda m: str(options[m[1]]), s.options))
+                  for s in stage.steps)
+    return replace(stage, steps=steps, box_size=size.box, pixel_size=size.apix)
 
 
 def box_length(check, stage):

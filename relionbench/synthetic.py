@@ -22,7 +22,10 @@ tilt's direction, motion correction finds the planted drift, and int8 (mode 0) m
 """
 
 import json
+import math
+import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mrcfile
@@ -55,6 +58,9 @@ GRID_START = 56             #: px, first slot (keeps boxes and drift inside the 
 JITTER = 3                  #: px, random offset of a particle from its slot
 PROJECTION_BOX = 64         #: px, box a particle is projected in before pasting
 LOWPASS_REFERENCE = 40.0    #: A, resolution of Reference/initial_model.mrc
+BG_RADIUS = 18              #: px, extraction's background radius
+OFFSET_RANGE = 3            #: px, the classifications' and refinements' offset search
+OFFSET_STEP = 1.5           #: px
 
 MOTIONCORR = 'MotionCorr/job002'
 CTFFIND = 'CtfFind/job003'
@@ -63,10 +69,85 @@ COORD_SUFFIX = '_pick.star'
 OPTICS_GROUP = 'opticsGroup1'
 
 
-def settings():
+@dataclass(frozen=True)
+class Size:
+    """A size preset: the particle box (px) and the particle count. The specimen, the
+    microscope and the dose per A^2 stay; the box always spans ``BOX * APIX`` = 144 A, so a
+    larger box samples finer (smaller pixels, larger movies), and more particles fill more
+    movies. ``Size()`` is the miniature as published in reference/local.yaml."""
+
+    box: int = BOX
+    particles: int = N_PARTICLES
+
+    def __post_init__(self):
+        if self.box % 2 or not 32 <= self.box <= 256:
+            raise ValueError(f'box {self.box}: choose an even box from 32 to 256 px')
+        if not 100 <= self.particles <= 20000:
+            raise ValueError(f'{self.particles} particles: choose 100 to 20000')
+
+    def __str__(self):
+        return f'{self.box}x{self.particles}'
+
+    @classmethod
+    def parse(cls, text):
+        """``BOXxPARTICLES`` (e.g. ``96x440``) or a preset name of ``SIZES``."""
+        if text in SIZES:
+            return SIZES[text]
+        found = re.fullmatch(r'(\d+)x(\d+)', text or '')
+        if not found:
+            raise ValueError(f'size {text!r}: give BOXxPARTICLES (e.g. 96x440) or one of '
+                             f'{", ".join(SIZES)}')
+        return cls(int(found[1]), int(found[2]))
+
+    @property
+    def default(self):
+        return self == Size()
+
+    def _px(self, value):
+        """A length of the published miniature in px, at this box."""
+        return value * self.box / BOX
+
+    @property
+    def apix(self):
+        return APIX * BOX / self.box
+
+    @property
+    def movie_size(self):
+        return 2 * round(self._px(MOVIE_SIZE) / 2)
+
+    @property
+    def projection_box(self):
+        return 2 * round(self._px(PROJECTION_BOX) / 2)
+
+    @property
+    def grid(self):
+        """First slot, step between slots and jitter of the particles, px."""
+        return round(self._px(GRID_START)), round(self._px(GRID_STEP)), round(self._px(JITTER))
+
+    @property
+    def movies(self):
+        start, step, _ = self.grid
+        slots = ((self.movie_size - 2 * start) // step + 1) ** 2
+        return max(N_MOVIES, math.ceil(self.particles / slots))
+
+    @property
+    def options(self):
+        """The stage tables' size-dependent options (relionbench.stages)."""
+        return {'box': self.box, 'bg_radius': round(self._px(BG_RADIUS)),
+                'apix': f'{self.apix:.4g}', 'offset_range': f'{self._px(OFFSET_RANGE):.4g}',
+                'offset_step': f'{self._px(OFFSET_STEP):.4g}'}
+
+
+SIZES = {'small': Size(), 'medium': Size(96), 'large': Size(144)}
+"""Named presets; ``small`` is the default."""
+
+
+def settings(size=Size()):
     """Every simulation setting, for ``truth/planted.json``."""
-    return {k.lower(): v for k, v in globals().items()
-            if k.isupper() and isinstance(v, (int, float, tuple))}
+    found = {k.lower(): v for k, v in globals().items()
+             if k.isupper() and isinstance(v, (int, float, tuple))}
+    return found if size.default else {**found, 'size': str(size), 'apix_at_size': size.apix,
+                                       'movies_at_size': size.movies}
 
 
 def micrograph_name(i):
@@ -220,9 +301,11 @@ def projection_spectra(atoms, angles, box=None, apix=None, sigma=None):
     return out
 
 
-def projection_peak(atoms):
+def projection_peak(atoms, size=None):
     """Maximum of the projection along z: the unit the particle contrast is given in."""
-    return float(np.fft.irfft2(projection_spectra(atoms, [(0, 0, 0)])[0]).max())
+    size = size or Size()
+    spectrum = projection_spectra(atoms, [(0, 0, 0)], size.projection_box, size.apix)[0]
+    return float(np.fft.irfft2(spectrum).max())
 
 
 # -- the experiment --------------------------------------------------------------------------
@@ -234,24 +317,25 @@ def random_angles(rng, n):
                             rng.uniform(-180, 180, n)])
 
 
-def drift(rng):
+def drift(rng, size=None):
     """Global shifts (n_frames, 2) in px of the specimen relative to the first frame: fast at
     first, then slower, slightly curved."""
+    px = (size or Size())._px
     t = np.arange(N_FRAMES) / (N_FRAMES - 1)
     s = (1 - np.exp(-3 * t)) / (1 - np.exp(-3))
     a = rng.uniform(0, 2 * np.pi)
     along, across = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
     length, bow = rng.uniform(*DRIFT_RANGE), rng.uniform(-1, 1)
-    return np.outer(length * s, along) + np.outer(bow * 4 * t * (1 - t), across)
+    return np.outer(px(length) * s, along) + np.outer(px(bow * 4) * t * (1 - t), across)
 
 
-def positions(coords, shifts, rotation_deg=None):
+def positions(coords, shifts, rotation_deg=None, size=None):
     """Particle centres (n_frames, n, 2) in px: the first-frame ``coords`` rotated about the
     frame centre by a growing fraction of ``rotation_deg`` (``FIELD_ROTATION_DEG``) and moved
     by the global shift. The particles' own in-plane rotation (0.1 px at their rim) is left
     out."""
     rotation_deg = FIELD_ROTATION_DEG if rotation_deg is None else rotation_deg
-    centre = MOVIE_SIZE / 2
+    centre = (size or Size()).movie_size / 2
     out = []
     for f, shift in enumerate(shifts):
         a = np.radians(rotation_deg) * f / (N_FRAMES - 1)
@@ -260,32 +344,35 @@ def positions(coords, shifts, rotation_deg=None):
     return np.array(out)
 
 
-def layout(rng):
+def layout(rng, size=None):
     """Integer particle centres (x, y) in the first frame of each movie, one box apart or more."""
-    slots = GRID_START + GRID_STEP * np.arange((MOVIE_SIZE - 2 * GRID_START) // GRID_STEP + 1)
+    size = size or Size()
+    start, step, jitter = size.grid
+    slots = start + step * np.arange((size.movie_size - 2 * start) // step + 1)
     grid = np.array([(x, y) for y in slots for x in slots])
-    counts = np.full(N_MOVIES, N_PARTICLES // N_MOVIES)
-    counts[:N_PARTICLES % N_MOVIES] += 1
+    counts = np.full(size.movies, size.particles // size.movies)
+    counts[:size.particles % size.movies] += 1
     per_movie = []
     for n in counts:
         chosen = grid[np.sort(rng.choice(len(grid), n, replace=False))]
-        per_movie.append(chosen + rng.integers(-JITTER, JITTER + 1, chosen.shape))
+        per_movie.append(chosen + rng.integers(-jitter, jitter + 1, chosen.shape))
     return per_movie
 
 
-def micrograph_ctfs(rng):
+def micrograph_ctfs(rng, n=N_MOVIES):
     """Per micrograph: true DefocusU, DefocusV, DefocusAngle and the error written for them."""
-    mean = rng.permutation(np.linspace(*DEFOCUS_RANGE, N_MOVIES)) + rng.uniform(-500, 500, N_MOVIES)
-    astig = rng.uniform(*ASTIGMATISM_RANGE, N_MOVIES)
-    error = rng.uniform(*DEFOCUS_ERROR_RANGE, N_MOVIES) * rng.choice([-1, 1], N_MOVIES)
+    mean = rng.permutation(np.linspace(*DEFOCUS_RANGE, n)) + rng.uniform(-500, 500, n)
+    astig = rng.uniform(*ASTIGMATISM_RANGE, n)
+    error = rng.uniform(*DEFOCUS_ERROR_RANGE, n) * rng.choice([-1, 1], n)
     return pd.DataFrame({'defocus_u': mean + astig / 2, 'defocus_v': mean - astig / 2,
-                         'defocus_angle': rng.uniform(0, 180, N_MOVIES), 'error': error})
+                         'defocus_angle': rng.uniform(0, 180, n), 'error': error})
 
 
-def frame_filters(defocus_u, defocus_v, angle, tilt_x, tilt_y, shape=(MOVIE_SIZE, MOVIE_SIZE)):
+def frame_filters(defocus_u, defocus_v, angle, tilt_x, tilt_y, shape=(MOVIE_SIZE, MOVIE_SIZE),
+                  apix=APIX):
     """Per frame, the rfft2 filter of the microscope: CTF, beam tilt, radiation damage."""
-    ky = np.fft.fftfreq(shape[0], d=APIX)[:, None]
-    kx = np.fft.rfftfreq(shape[1], d=APIX)[None, :]
+    ky = np.fft.fftfreq(shape[0], d=apix)[:, None]
+    kx = np.fft.rfftfreq(shape[1], d=apix)[None, :]
     base = ctf(kx, ky, defocus_u, defocus_v, angle) * beam_tilt_phase(kx, ky, tilt_x, tilt_y)
     k2 = kx ** 2 + ky ** 2
     return [base * np.exp(-damage_bfactor(f) * k2 / 4) for f in range(N_FRAMES)]
@@ -299,19 +386,20 @@ def paste(frame, images, centres):
         frame[y0:y0 + box, x0:x0 + box] += image
 
 
-def simulate_movie(rng, spectra, centres, filters, scale):
+def simulate_movie(rng, spectra, centres, filters, scale, size=None):
     """Counts (n_frames, ny, nx) as int8: Poisson noise around ``dose * (1 - scale * image)``
     with every particle at its sub-pixel position of each frame."""
-    box = PROJECTION_BOX
+    size = size or Size()
+    box, side = size.projection_box, size.movie_size
     ky, kx = np.fft.fftfreq(box)[:, None], np.fft.rfftfreq(box)[None, :]
-    dose = DOSE_PER_FRAME * APIX ** 2
-    movie = np.empty((N_FRAMES, MOVIE_SIZE, MOVIE_SIZE), np.int8)
+    dose = DOSE_PER_FRAME * size.apix ** 2
+    movie = np.empty((N_FRAMES, side, side), np.int8)
     for f in range(N_FRAMES):
         whole = np.floor(centres[f])
         frac = centres[f] - whole
         ramps = np.exp(-2j * np.pi * (frac[:, 0, None, None] * kx + frac[:, 1, None, None] * ky))
         images = np.fft.irfft2(spectra * ramps, s=(box, box))
-        frame = np.zeros((MOVIE_SIZE, MOVIE_SIZE))
+        frame = np.zeros((side, side))
         paste(frame, images, whole)
         image = np.fft.irfft2(np.fft.rfft2(frame) * filters[f], s=frame.shape)
         counts = rng.poisson(np.clip(dose * (1 - scale * image), 0, None))
@@ -344,22 +432,22 @@ def write_star(path, blocks):
     path.write_text(''.join(lines[1:] if lines[0].startswith('# Created by') else lines))
 
 
-def optics_table(**extra):
+def optics_table(apix=APIX, **extra):
     table = {'rlnOpticsGroupName': [OPTICS_GROUP], 'rlnOpticsGroup': [1],
-             'rlnMicrographOriginalPixelSize': [APIX], 'rlnVoltage': [VOLTAGE],
+             'rlnMicrographOriginalPixelSize': [apix], 'rlnVoltage': [VOLTAGE],
              'rlnSphericalAberration': [CS], 'rlnAmplitudeContrast': [AMPLITUDE_CONTRAST]}
     return pd.DataFrame({**table, **{k: [v] for k, v in extra.items()}})
 
 
-def write_movies_star(out):
-    movies = pd.DataFrame({'rlnMicrographMovieName': [movie_name(i) for i in range(N_MOVIES)],
+def write_movies_star(out, n=N_MOVIES, apix=APIX):
+    movies = pd.DataFrame({'rlnMicrographMovieName': [movie_name(i) for i in range(n)],
                            'rlnOpticsGroup': 1})
-    write_star(out / 'movies.star', {'optics': optics_table(), 'movies': movies})
+    write_star(out / 'movies.star', {'optics': optics_table(apix), 'movies': movies})
 
 
-def write_ctffind_star(out, ctfs):
+def write_ctffind_star(out, ctfs, apix=APIX):
     """What CTFFIND would have written: the true CTF plus the planted defocus error."""
-    names = [micrograph_name(i) for i in range(N_MOVIES)]
+    names = [micrograph_name(i) for i in range(len(ctfs))]
     table = pd.DataFrame({
         'rlnMicrographName': names,
         'rlnMicrographMetadata': [n[:-len('.mrc')] + '.star' for n in names],
@@ -369,10 +457,10 @@ def write_ctffind_star(out, ctfs):
         'rlnCtfAstigmatism': ctfs.defocus_u - ctfs.defocus_v,
         'rlnDefocusAngle': ctfs.defocus_angle,
         'rlnCtfFigureOfMerit': 0.25,
-        'rlnCtfMaxResolution': 2.5 * APIX,
+        'rlnCtfMaxResolution': 2.5 * apix,
     })
     write_star(out / CTFFIND / 'micrographs_ctf.star',
-               {'optics': optics_table(rlnMicrographPixelSize=APIX), 'micrographs': table})
+               {'optics': optics_table(apix, rlnMicrographPixelSize=apix), 'micrographs': table})
 
 
 def write_coordinates(out, coords):
@@ -384,7 +472,7 @@ def write_coordinates(out, coords):
 
 def truth_table(coords, angles, classes, ctfs):
     """One row per particle: where it is, its true view and CTF, 1 = true particle, 2 = decoy."""
-    mic = np.repeat(np.arange(N_MOVIES), [len(c) for c in coords])
+    mic = np.repeat(np.arange(len(coords)), [len(c) for c in coords])
     xy = np.concatenate(coords).astype(float)
     return pd.DataFrame({
         'rlnMicrographName': [micrograph_name(i) for i in mic],
@@ -397,7 +485,7 @@ def truth_table(coords, angles, classes, ctfs):
     })
 
 
-def planted(seed, tilt, ctfs, shifts):
+def planted(seed, tilt, ctfs, shifts, size=None):
     """The contents of ``truth/planted.json``."""
     mics = [{'micrograph': micrograph_name(i), 'movie': movie_name(i),
              'defocus_u_true': round(float(c.defocus_u), 2),
@@ -418,56 +506,61 @@ def planted(seed, tilt, ctfs, shifts):
                        'first; RELION reports the correcting shift, its negative',
         'micrographs': mics,
         'global_shifts_px': {movie_name(i): np.round(s, 4).tolist() for i, s in enumerate(shifts)},
-        'settings': settings(),
+        'settings': settings(size or Size()),
     }
 
 
-def generate(out, seed=0):
-    """Write the truth, movies and external programs' STAR files under ``out``.
+def generate(out, seed=0, size=None):
+    """Write the truth, movies and external programs' STAR files under ``out``, at ``size``
+    (a ``Size``; the default preset when None).
 
     Returns a summary: particle counts, the planted beam tilt, seconds taken.
     """
     start_time = time.perf_counter()
-    out = Path(out)
+    out, size = Path(out), size or Size()
+    n_particles, apix, box = size.particles, size.apix, size.projection_box
     model_rng, view_rng, exp_rng, *noise_rngs = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3 + N_MOVIES))
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3 + size.movies))
     truth, decoy = truth_atoms(model_rng), decoy_atoms(model_rng)
-    truth_map, decoy_map = render_map(truth), render_map(decoy)
+    truth_map, decoy_map = render_map(truth, size.box, apix), render_map(decoy, size.box, apix)
 
-    coords = layout(exp_rng)
-    angles = random_angles(view_rng, N_PARTICLES)
-    classes = np.ones(N_PARTICLES, int)
-    classes[view_rng.choice(N_PARTICLES, round(DECOY_FRACTION * N_PARTICLES), replace=False)] = 2
-    ctfs = micrograph_ctfs(exp_rng)
+    coords = layout(exp_rng, size)
+    angles = random_angles(view_rng, n_particles)
+    classes = np.ones(n_particles, int)
+    classes[view_rng.choice(n_particles, round(DECOY_FRACTION * n_particles), replace=False)] = 2
+    ctfs = micrograph_ctfs(exp_rng, size.movies)
     direction = exp_rng.uniform(0, 2 * np.pi)
     tilt = BEAM_TILT_MRAD * np.array([np.cos(direction), np.sin(direction)])
-    shifts = [drift(exp_rng) for _ in range(N_MOVIES)]
+    shifts = [drift(exp_rng, size) for _ in range(size.movies)]
 
-    scale = CONTRAST / projection_peak(truth)
+    scale = CONTRAST / projection_peak(truth, size)
     start = 0
     for i, xy in enumerate(coords):
         n = len(xy)
         views, kinds = angles[start:start + n], classes[start:start + n]
-        spectra = np.empty((n, PROJECTION_BOX, PROJECTION_BOX // 2 + 1), np.complex128)
+        spectra = np.empty((n, box, box // 2 + 1), np.complex128)
         for kind, atoms in ((1, truth), (2, decoy)):
             if (kinds == kind).any():
-                spectra[kinds == kind] = projection_spectra(atoms, views[kinds == kind])
+                spectra[kinds == kind] = projection_spectra(atoms, views[kinds == kind], box,
+                                                            apix)
         filters = frame_filters(*ctfs.iloc[i][['defocus_u', 'defocus_v', 'defocus_angle']],
-                                *tilt)
-        movie = simulate_movie(noise_rngs[i], spectra, positions(xy, shifts[i]), filters, scale)
-        write_mrc(out / movie_name(i), movie, stack=True)
+                                *tilt, shape=(size.movie_size,) * 2, apix=apix)
+        movie = simulate_movie(noise_rngs[i], spectra, positions(xy, shifts[i], size=size),
+                               filters, scale, size)
+        write_mrc(out / movie_name(i), movie, apix, stack=True)
         start += n
 
-    write_mrc(out / 'truth' / 'map.mrc', truth_map)
-    write_mrc(out / 'truth' / 'decoy.mrc', decoy_map)
-    write_mrc(out / 'Reference' / 'initial_model.mrc', lowpass(truth_map, APIX, LOWPASS_REFERENCE))
+    write_mrc(out / 'truth' / 'map.mrc', truth_map, apix)
+    write_mrc(out / 'truth' / 'decoy.mrc', decoy_map, apix)
+    write_mrc(out / 'Reference' / 'initial_model.mrc',
+              lowpass(truth_map, apix, LOWPASS_REFERENCE), apix)
     write_star(out / 'truth' / 'particles.star', truth_table(coords, angles, classes, ctfs))
     (out / 'truth' / 'planted.json').write_text(
-        json.dumps(planted(seed, tilt, ctfs, shifts), indent=1) + '\n')
-    write_movies_star(out)
-    write_ctffind_star(out, ctfs)
+        json.dumps(planted(seed, tilt, ctfs, shifts, size), indent=1) + '\n')
+    write_movies_star(out, size.movies, apix)
+    write_ctffind_star(out, ctfs, apix)
     write_coordinates(out, coords)
-    return {'out': str(out), 'particles': N_PARTICLES, 'decoys': int((classes == 2).sum()),
+    return {'out': str(out), 'particles': n_particles, 'decoys': int((classes == 2).sum()),
             'beam_tilt_mrad': tilt.tolist(), 'seconds': time.perf_counter() - start_time}
 
 

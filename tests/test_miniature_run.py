@@ -87,3 +87,32 @@ def test_the_stages_also_run_as_a_chain(run):
     assert perf['refine3d_local_refine_truth_fsc05_resolution'] < 10
     assert perf['refine3d_ctfrefine_ctf_refine_truth_defocus_r'] > 0.8
     assert perf['class3d_truth_purity'] > 0.9
+
+
+def test_a_resized_miniature_runs_as_its_own_dataset(tmp_path):
+    """-S MiniatureData.size: the data and the stages' sampling options follow the preset;
+    its runs are another dataset, recorded, not judged by the small miniature's references."""
+    runs = tmp_path / 'runs'
+    result = reframe('-n', '^Miniature(?!Chain)', '-t', '^(extract|class2d)$', '-r',
+                     '--system', 'local', '-S', 'MiniatureData.size=64x200',
+                     '--report-file', str(runs / 'report.json'), runs=runs, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]
+    report = json.loads((runs / 'report.json').read_text())
+    cases = {c['display_name'].split(' /')[0]: c for r in report['runs'] for c in r['testcases']}
+    extract = _perf(cases['Miniature %case=Extract/cpu-plain/1x2'])
+    assert (extract['extract_box_size'], extract['extract_pixel_size']) == (64, 2.25)
+    assert _perf(cases['Miniature %case=Class2D/cpu-plain/1x2'])['class2d_nr_classes'] == 5
+    assert 'the references are for the small miniature, this is 64x200' in result.stdout
+    text = ''.join(p.read_text() for p in runs.glob('output/*/local/*/*/Miniature_*/rfm_job.sh'))
+    assert '--extract_size 64 --norm --bg_radius 24' in text
+    assert '--offset_range 4 --offset_step 2' in text
+    perflog = ''.join(p.read_text() for p in (runs / 'perflogs').rglob('*.log'))
+    assert '|miniature-64x200|no reference|' in perflog
+
+
+def test_a_bad_size_is_one_line_naming_the_setting(tmp_path):
+    result = reframe('-n', '^Miniature(?!Chain)', '-t', '^extract$', '-r', '--system', 'local',
+                     '-S', 'MiniatureData.size=47x440', runs=tmp_path / 'runs', timeout=300)
+    assert result.returncode != 0
+    assert ('-S MiniatureData.size=47x440: box 47: choose an even box from 32 to 256 px'
+            in result.stdout)

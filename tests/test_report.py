@@ -211,3 +211,22 @@ def test_one_session_with_two_builds_keeps_both_runs():
     found = dict((run['environ'], values[0][1])
                  for run, values in results.session_records(report))
     assert found == {'relion-3_1_3-plain': 3.2, 'relion-5_0_1-altcpu': 0.2}
+
+
+def test_a_resized_miniature_has_its_own_history_and_ranking(tmp_path):
+    """A run of the miniature at another size (dataset miniature-96x440) is not compared with
+    the small miniature's runs, and the ranking puts each size on its own row."""
+    from relionbench import sidebyside
+    lines = [perflog_line(f'2026-11-{day:02d}T01:00:00+00:00', '14.0') for day in range(1, 4)]
+    lines.append(perflog_line('2026-11-04T01:00:00+00:00', '60.0').replace(
+        '|miniature|', '|miniature-96x440|'))
+    write_perflog(tmp_path, lines)
+    table = compare.compare(results.load(tmp_path))
+    assert set(table[table.metric == 'total_seconds'].status) == {'', compare.NEW}
+    side = pd.DataFrame({'dataset': ['miniature', 'miniature', 'miniature-96x440'] * 1,
+                         'stage': 'Class2D', 'build': ['a', 'b', 'b'],
+                         'variant': 'cpu-plain', 'seconds': [10.0, 8.0, 30.0],
+                         '--cpu speed-up': None})
+    ranked = sidebyside.ranking(side).set_index('dataset')
+    assert ranked.loc['miniature', 'fastest'] == 'b cpu-plain'
+    assert ranked.loc['miniature-96x440', 'b cpu-plain'] == 30.0

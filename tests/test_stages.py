@@ -74,3 +74,21 @@ def test_tuning_rules():
     assert tuning.cpu_layout('23x4') == tuning.Layout(23, 4)
     with pytest.raises(ValueError, match='TASKSxTHREADS'):
         tuning.cpu_layout('23')
+
+
+def test_a_size_preset_sets_the_miniatures_sampling_options():
+    from relionbench.stages import MINIATURE, sized
+    from relionbench.synthetic import Size
+    extract, post = MINIATURE.stage('Extract'), MINIATURE.stage('Refine3D_Local')
+    assert sized(extract, Size()) is extract
+    args = ' '.join(extract.steps[0].args())
+    assert '--extract_size 48 --norm --bg_radius 18 ' in args
+    big = sized(post, Size.parse('medium'))
+    assert (big.box_size, big.pixel_size) == (96, 1.5)
+    assert '--offset_range 6 --offset_step 3 ' in ' '.join(big.step('refine').args())
+    assert '--angpix 1.5 ' in ' '.join(big.step('postprocess').args())
+    assert '--extract_size 96 --norm --bg_radius 36 ' in ' '.join(
+        sized(extract, Size(96)).steps[0].args())
+    # the published workflows have no size options: nothing to fill in
+    assert not any('{' in step.options.replace('{out}', '') for _, step in ALL_STEPS
+                   if _.workflow in ('aldolase', 'ribosome'))

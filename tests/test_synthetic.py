@@ -217,3 +217,43 @@ def test_a_failing_relion_program_is_named_with_its_output(tmp_path):
     with pytest.raises(RuntimeError, match=r'relion_star_handler exited with code [1-9]'):
         miniature.run(['relion_star_handler', '--i', 'absent.star', '--o', 'x.star'],
                       tmp_path, 'run.log')
+
+
+def test_a_size_preset_samples_the_same_specimen_finer(tmp_path):
+    small, large = synthetic.Size(), synthetic.Size.parse('64x200')
+    synthetic.generate(tmp_path, seed=0, size=large)
+    with mrcfile.open(tmp_path / synthetic.movie_name(0)) as mrc:
+        assert mrc.data.shape == (synthetic.N_FRAMES, 682, 682)
+        assert float(mrc.voxel_size.x) == pytest.approx(2.25)      # the box stays 144 A
+    truth_table = next(iter(starfile.read(tmp_path / 'truth/particles.star',
+                                          always_dict=True).values()))
+    assert len(truth_table) == 200
+    # the 64 px map, cropped in Fourier space to 48 px, is the 48 px map: same specimen
+    fine, apix = truth.read_map(tmp_path / 'truth/map.mrc')
+    assert fine.shape == (64,) * 3 and apix == pytest.approx(2.25)
+    coarse = synthetic.render_map(synthetic.truth_atoms(
+        np.random.default_rng(np.random.SeedSequence(0).spawn(1)[0])))
+    keep, k = np.r_[0:24, 40:64], np.fft.fftfreq(48)
+    inside = k[:, None, None] ** 2 + k[None, :, None] ** 2 + k[None, None, :] ** 2 < 0.25
+    cropped = np.fft.ifftn(np.fft.fftn(fine)[np.ix_(keep, keep, keep)] * inside).real
+    assert np.corrcoef(cropped.ravel(), coarse.ravel())[0, 1] > 0.999
+    assert small.options == {'box': 48, 'bg_radius': 18, 'apix': '3', 'offset_range': '3',
+                             'offset_step': '1.5'}
+    assert large.options == {'box': 64, 'bg_radius': 24, 'apix': '2.25', 'offset_range': '4',
+                             'offset_step': '2'}
+
+
+def test_more_particles_than_slots_fill_more_movies():
+    size = synthetic.Size(48, 600)                  # 81 slots a movie
+    assert size.movies == 8
+    counts = [len(c) for c in synthetic.layout(np.random.default_rng(0), size)]
+    assert len(counts) == 8 and sum(counts) == 600 and max(counts) <= 81
+
+
+@pytest.mark.parametrize('text, message', [
+    ('47x440', 'even box'), ('48x10', '100 to 20000'), ('huge', 'BOXxPARTICLES'),
+    ('', 'BOXxPARTICLES')])
+def test_a_bad_size_is_refused_with_what_to_give(text, message):
+    with pytest.raises(ValueError, match=message):
+        synthetic.Size.parse(text)
+    assert synthetic.Size.parse('medium') == synthetic.Size(96, 440)
