@@ -148,17 +148,20 @@ def builds_side_by_side(table, path):
     """Total time of each stage (and scale) with each build and variant."""
     if table.empty:
         return None
+    table = table.assign(dataset=table.dataset if 'dataset' in table else '')
     kinds = list(dict.fromkeys(zip(table.build, table.variant)))
-    places = list(dict.fromkeys(zip(table.stage, table.scale)))
+    places = list(dict.fromkeys(zip(table.dataset, table.stage, table.scale)))
     fig = Figure(figsize=(max(6, 1.4 * len(places)), 3.6), dpi=DPI)
     ax = fig.subplots()
     width = 0.8 / len(kinds)
     x = np.arange(len(places))
-    seconds = table.set_index(['build', 'variant', 'stage', 'scale']).seconds
+    seconds = table.set_index(['build', 'variant', 'dataset', 'stage', 'scale']).seconds
     for n, kind in enumerate(kinds):
         heights = [seconds.get((*kind, *place), np.nan) for place in places]
         ax.bar(x - 0.4 + (n + 0.5) * width, heights, width, label=' '.join(kind))
-    ax.set_xticks(x, [f'{stage}\n{scale}' for stage, scale in places], fontsize=8)
+    # a resized miniature (dataset miniature-96x440) says its size under the stage
+    ax.set_xticks(x, [f'{stage}\n{scale}' + (f'\n{data.partition("-")[2]}' if '-' in data else '')
+                      for data, stage, scale in places], fontsize=8)
     ax.set_title('total time (s)', fontsize=9, y=1.0)
     ax.legend(fontsize=7)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.92)

@@ -24,7 +24,7 @@ PALETTE = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e
            '#7f7f7f', '#bcbd22', '#17becf')
 """matplotlib's default colour cycle, C0 to C9."""
 PLOT_COLUMNS = ('run', 'time', 'system', 'partition', 'environ', 'check', 'stage', 'case',
-                'variant', 'scale', 'result', 'fail_phase', 'gpus', 'jobid')
+                'variant', 'scale', 'result', 'fail_phase', 'gpus', 'jobid', 'dataset_id')
 
 
 def write(results, out, last=10, workers=None):
