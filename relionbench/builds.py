@@ -119,6 +119,18 @@ def read_version(text):
     return version, accelerator
 
 
+def mismatch(extras, version, accelerator):
+    """How the RELION a job ran (``version``, ``accelerator``: what it printed) differs from
+    the build its environment declares (``extras``); '' when they agree or one is unknown."""
+    declared = extras.get('relion_version', ''), extras.get('relion_accelerator', '')
+    ran = version, accelerator
+    differ = [f'{what} {has} instead of {want}'
+              for what, want, has in zip(('version', 'accelerator'), declared, ran)
+              if UNKNOWN not in (want or UNKNOWN, has) and
+              has.split('-')[0].lower() != want.split('-')[0].lower()]
+    return ', '.join(differ)
+
+
 @functools.cache
 def identify(bindir):
     """(version, accelerator) of the relion_refine in ``bindir``, from what it prints;

@@ -245,7 +245,14 @@ class RelionStage(rfm.RunOnlyRegressionTest):
 
     @sanity_function
     def assert_stage_succeeded(self):
-        """Every step ran and exited 0, wrote readable outputs, and RELION did not warn."""
+        """The build declared ran; every step ran and exited 0, wrote readable outputs, and
+        RELION did not warn."""
+        differs = builds.mismatch(self.current_environ.extras, self.relion_version,
+                                  self.relion_build)
+        if differs:
+            raise SanityError(f'the job ran another RELION than build {self.current_environ.name}'
+                              f' declares ({differs}; {STEPS_DIR}/relion_version.txt): check '
+                              'its modules, prefix or image')
         done = {r.index: r for r in records.read_steps(self.stagedir)}
         for index, step in enumerate(self.stage.steps):
             record = done.get(index)

@@ -171,3 +171,13 @@ def test_a_prefix_in_relionbench_relion_is_a_build(tmp_path):
                           env={**os.environ, 'RELIONBENCH_RELION': str(prefix)},
                           capture_output=True, text=True, timeout=120)
     assert f'relion-5_0_1-altcpu: RELION 5.0.1, ALTCPU, {prefix}' in done.stdout, done.stdout
+
+
+def test_a_job_that_ran_another_relion_is_told_apart():
+    extras = {'relion_version': '5.0.1', 'relion_accelerator': builds.ALTCPU}
+    assert builds.mismatch(extras, '5.0.1', builds.ALTCPU) == ''
+    assert builds.mismatch(extras, '5.0.1-commit-90d239', 'altcpu') == ''
+    assert builds.mismatch(extras, '3.1.3', builds.PLAIN) == \
+        'version 3.1.3 instead of 5.0.1, accelerator plain instead of ALTCPU'
+    assert builds.mismatch(extras, builds.UNKNOWN, builds.UNKNOWN) == ''  # nothing printed
+    assert builds.mismatch({}, '3.1.3', builds.PLAIN) == ''               # nothing declared

@@ -122,6 +122,23 @@ def test_an_unknown_option_warning_fails(runs, tmp_path):
     failed(result, '--no_such_option')
 
 
+@relion
+def test_a_build_whose_job_runs_another_relion_fails_naming_both(runs, tmp_path):
+    """A build identified as 4.0.1 where ReFrame runs, whose job finds Debian's 3.1.3 instead
+    (as a module that loads another RELION on the nodes would): the check fails, naming the
+    build and both versions, before anything is judged as 4.0.1's."""
+    fake = tmp_path / 'relion-4.0.1' / 'bin' / 'relion_refine'
+    fake.parent.mkdir(parents=True)
+    fake.write_text('#!/bin/sh\n[ -d rb_steps ] && exec /usr/bin/relion_refine "$@"\n'
+                    'echo "RELION version: 4.0.1 "\necho "Precision: BASE=double"\n')
+    fake.chmod(0o755)
+    result = reframe('-r', '--system', 'local', '-n', '^Miniature.*Extract/cpu-plain',
+                     '-p', '^relion-4_0_1-plain$', runs=runs,
+                     env={'RELIONBENCH_RELION': str(fake.parent.parent)})
+    failed(result, 'the job ran another RELION than build relion-4_0_1-plain declares '
+                   '(version 3.1.3 instead of 4.0.1; rb_steps/relion_version.txt)')
+
+
 @pytest.mark.requires('slurm')
 def test_an_absent_dataset_is_skipped_with_fetch_instructions(runs, tmp_path):
     result = run('-n', '^Ribosome.*Class2D/cpu-plain', '-S', f'dataset_dir={tmp_path}/none',
