@@ -342,7 +342,8 @@ class MiniatureData(SuiteJob):
     #: Seed of the simulation (same seed, same bytes)
     seed = variable(int, value=0)
     #: Size preset (relionbench.synthetic.Size): BOXxPARTICLES or small (48x440, the one
-    #: reference/local.yaml holds), medium (96x440), large (144x440); ``-S size=96x440``
+    #: reference/local.yaml holds), medium (96x440), large (144x440); set it with
+    #: ``-S MiniatureData.size=96x440``
     size = variable(str, value='small')
 
     @run_before('run')
