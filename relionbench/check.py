@@ -406,8 +406,7 @@ class MiniatureStage(RelionStage):
     @run_after('setup')
     def name_dataset(self):
         """A resized miniature is another dataset: its runs have their own history."""
-        if not self.size.default:
-            self.dataset_id = f'{self.workflow.dataset}-{self.size}'
+        self.dataset_id = self.size.dataset(self.workflow.dataset)
 
     def no_reference(self):
         return ('' if self.size.default else

@@ -138,7 +138,7 @@ def mask_threshold(path, lowpass=15.0, fraction=0.13):
     return float(np.quantile(smooth, 1 - fraction))
 
 
-def postprocess(out, apix=synthetic.APIX):
+def postprocess(out, size=None):
     """MaskCreate/job009 and PostProcess/job010 on the true-angle half maps."""
     threshold = mask_threshold(out / 'Refine3D/job008/run_class001.mrc')
     (out / 'MaskCreate/job009').mkdir(parents=True, exist_ok=True)
@@ -149,7 +149,8 @@ def postprocess(out, apix=synthetic.APIX):
     (out / 'PostProcess/job010').mkdir(parents=True, exist_ok=True)
     post = run(['relion_postprocess', '--mask', 'MaskCreate/job009/mask.mrc',
                 '--i', 'Refine3D/job008/run_half1_class001_unfil.mrc',
-                '--o', 'PostProcess/job010/postprocess', '--angpix', f'{apix:.4g}',
+                '--o', 'PostProcess/job010/postprocess',
+                '--angpix', (size or synthetic.Size()).options['apix'],
                 '--auto_bfac', '--autob_lowres', 10], out, 'PostProcess/job010/run.log')
     return {'mask_create': mask, 'postprocess': post}
 
@@ -197,7 +198,7 @@ def prepare(out, seed=0, size=None):
         out, 'Extract/job004/run.log')
     timed('select', select_true, out)
     relion.update(timed('reconstruct', true_refinement, out))
-    relion.update(timed('postprocess', postprocess, out, size.apix))
+    relion.update(timed('postprocess', postprocess, out, size))
     timed('ctf', true_ctf, out)
     return {'seconds': seconds, 'relion_seconds': relion,
             'paths': {path: str((out / path).resolve()) for path in layout(size)}}

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from relionbench import stages
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN
 from relionbench.report import PALETTE
+from relionbench.synthetic import Size
 
 DPI = 72
 TOTAL = 'total_seconds'
@@ -160,8 +161,9 @@ def builds_side_by_side(table, path):
         heights = [seconds.get((*kind, *place), np.nan) for place in places]
         ax.bar(x - 0.4 + (n + 0.5) * width, heights, width, label=' '.join(kind))
     # a resized miniature (dataset miniature-96x440) says its size under the stage
-    ax.set_xticks(x, [f'{stage}\n{scale}' + (f'\n{data.partition("-")[2]}' if '-' in data else '')
-                      for data, stage, scale in places], fontsize=8)
+    sizes = [Size.of_dataset(data) for data, _, _ in places]
+    ax.set_xticks(x, [f'{stage}\n{scale}' + (f'\n{size}' if size else '')
+                      for (_, stage, scale), size in zip(places, sizes)], fontsize=8)
     ax.set_title('total time (s)', fontsize=9, y=1.0)
     ax.legend(fontsize=7)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.92)

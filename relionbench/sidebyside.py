@@ -10,7 +10,6 @@ choice of executable or runtime parameters").
 """
 
 import argparse
-import re
 import sys
 
 import pandas as pd
@@ -125,10 +124,9 @@ def ranking(side):
 
 
 def _size(dataset):
-    """A miniature dataset id's size (``miniature-96x440``; the default size without a
-    suffix) as one number that orders by box, then particles."""
-    found = re.search(r'-(\d+)x(\d+)$', dataset)
-    size = Size(int(found[1]), int(found[2])) if found else Size()
+    """A dataset id's size (``Size.of_dataset``, the default size for any other id) as one
+    number that orders by box, then particles."""
+    size = Size.of_dataset(dataset) or Size()
     return size.box * 10 ** 6 + size.particles
 
 

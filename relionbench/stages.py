@@ -534,16 +534,12 @@ CHECK_WORKFLOWS = {'Aldolase': ALDOLASE, 'Ribosome': RIBOSOME, 'Miniature': MINI
 """Each check class in checks/ and the workflow it runs (results name checks by class)."""
 
 
-SIZED = re.compile(r'\{(' + '|'.join(Size().options) + r')\}')
-
-
 def sized(stage, size):
     """``stage`` of the miniature at a size preset (``synthetic.Size``): its size options
-    filled in, its box and pixel size the preset's."""
+    filled in (``{out}`` kept for ``Step.args``), its box and pixel size the preset's."""
     if size.default:
         return stage
-    options = size.options
-    steps = tuple(replace(s, options=SIZED.sub(lambda m: str(options[m[1]]), s.options))
+    steps = tuple(replace(s, options=s.options.format(out='{out}', **size.options))
                   for s in stage.steps)
     return replace(stage, steps=steps, box_size=size.box, pixel_size=size.apix)
 

@@ -99,6 +99,19 @@ class Size:
                              f'{", ".join(SIZES)}')
         return cls(int(found[1]), int(found[2]))
 
+    def dataset(self, name):
+        """The id of dataset ``name`` at this size: ``name`` itself at the default size,
+        ``name-BOXxPARTICLES`` otherwise (a resized miniature has its own history)."""
+        return name if self.default else f'{name}-{self}'
+
+    @classmethod
+    def of_dataset(cls, dataset):
+        """The size a resized dataset's id names (``miniature-96x440``); None for any other
+        id (the default size, a real dataset)."""
+        name, _, size = (dataset or '').rpartition('-')
+        found = re.fullmatch(r'(\d+)x(\d+)', size) if name else None
+        return cls(int(found[1]), int(found[2])) if found else None
+
     @property
     def default(self):
         return self == Size()

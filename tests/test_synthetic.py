@@ -257,3 +257,11 @@ def test_a_bad_size_is_refused_with_what_to_give(text, message):
     with pytest.raises(ValueError, match=message):
         synthetic.Size.parse(text)
     assert synthetic.Size.parse('medium') == synthetic.Size(96, 440)
+
+
+def test_a_resized_dataset_is_named_and_read_back():
+    assert synthetic.Size(96).dataset('miniature') == 'miniature-96x440'
+    assert synthetic.Size().dataset('miniature') == 'miniature'
+    assert synthetic.Size.of_dataset('miniature-96x440') == synthetic.Size(96)
+    for other in ('miniature', 'relion-benchmark', '', None, '-96x440'):
+        assert synthetic.Size.of_dataset(other) is None
