@@ -196,9 +196,14 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         platform.workdir = shlex.quote(self.stagedir)
         platform.with_cuda = self.case.variant == GPU
 
+        if runtime == podman.PLATFORM:      # the probe runs in the image (python3 there)
+            folder = str(jobscript.MEASURE.parent)
+            platform.mount_points.append((_in_double_quotes(folder),) * 2)
+
         def wrap(command):
             platform.command = command
             return platform.launch_command(self.stagedir)
+        wrap.probe_inside = runtime == podman.PLATFORM
         return wrap
 
     @run_after('setup')
