@@ -28,6 +28,7 @@ from relionbench import (
     jobscript,
     metrics,
     outputs,
+    podman,
     provenance,
     records,
     references,
@@ -161,9 +162,16 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             self.env_vars.update(dict(environ.env_vars))
         if '://' in image:
             return
-        self.container_sha256 = provenance.image_sha256(image)
+        on_podman = self.current_partition.container_runtime == podman.PLATFORM
+        self.container_sha256 = (podman.digest(image).removeprefix('sha256:') if on_podman
+                                 else provenance.image_sha256(image))
         if not self.container_sha256 and not self.is_dry_run():
-            recipe = (build_image or Path(image).name).removesuffix('.sif')
+            recipe = (build_image or Path(image).name).removesuffix('.sif').split(':')[0]
+            if on_podman:
+                recipe = recipe.removeprefix('localhost/')
+                self.skip(f'container image {image} not found: build it with "relionbench '
+                          f'containers build {recipe} --runtime podman", or run natively with '
+                          f'-S container_image={NATIVE}')
             self.skip(f'container image {image} not found: build it with "relionbench '
                       f'containers build {recipe} --out {image_dir or "DIR"}", name another '
                       f'with -S container_image=PATH, or run natively with '
@@ -179,17 +187,23 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             mounts.append(('$RB_SCRATCH', '$RB_SCRATCH'))
         # a copy: with an image set on the check's own platform, ReFrame would also run the
         # job's final command in the container
-        platform = ContainerPlatform.create_from(self.current_partition.container_runtime,
-                                                 self.container_platform)
+        runtime = self.current_partition.container_runtime
+        platform = (podman.Platform() if runtime == podman.PLATFORM else
+                    ContainerPlatform.create_from(runtime, self.container_platform))
         platform.image = shlex.quote(self.container_image)
         platform.mount_points = mounts
         platform.mount_stagedir = None
         platform.workdir = shlex.quote(self.stagedir)
         platform.with_cuda = self.case.variant == GPU
 
+        if runtime == podman.PLATFORM:      # the probe runs in the image (python3 there)
+            folder = str(jobscript.MEASURE.parent)
+            platform.mount_points.append((_in_double_quotes(folder),) * 2)
+
         def wrap(command):
             platform.command = command
             return platform.launch_command(self.stagedir)
+        wrap.probe_inside = runtime == podman.PLATFORM
         return wrap
 
     @run_after('setup')

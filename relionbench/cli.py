@@ -223,6 +223,8 @@ def cmd_containers_build(args):
     found = _recipes(args)
     if found is None:
         return 1
+    if args.runtime == 'podman':
+        return _build_with_podman(found, args.build_arg)
     program = containers.runtime()
     if program is None:
         print('relionbench containers build: neither apptainer nor singularity is in PATH; '
@@ -237,6 +239,23 @@ def cmd_containers_build(args):
             print(f'relionbench containers build: {definition.name} failed (exit status '
                   f'{status})', file=sys.stderr)
             return status
+    return 0
+
+
+def _build_with_podman(found, build_args):
+    """Build each recipe with podman; the last line printed is the last image's reference."""
+    from relionbench import podman
+    if not podman.available():
+        print('relionbench containers build: podman is not in PATH; install it (Debian: '
+              'apt-get install podman runc debootstrap)', file=sys.stderr)
+        return 2
+    for definition in found:
+        status, reference = podman.build(definition, build_args)
+        if status:
+            print(f'relionbench containers build: {definition.name} failed with podman (exit '
+                  f'status {status})', file=sys.stderr)
+            return status
+        print(reference)
     return 0
 
 
@@ -267,6 +286,11 @@ def _containers_parser(sub):
             command.add_argument('--build-arg', action='append', default=[],
                                  metavar='NAME=VALUE',
                                  help=f'e.g. {containers.VERSION_ARG}=5.0.1 (repeatable)')
+            command.add_argument('--runtime', choices=('apptainer', 'podman'),
+                                 default='apptainer',
+                                 help='apptainer (or singularity): a .sif under --out; podman: '
+                                 'an OCI image, its base made with debootstrap when missing; '
+                                 'prints the image reference last')
 
 
 def _results_options(parser):

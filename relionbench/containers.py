@@ -24,6 +24,9 @@ from relionbench import ROOT
 RECIPES = ROOT / 'containers'
 VERSION_ARG = 'RELION_VERSION'
 SECTIONS = ('arguments', 'labels', 'help', 'environment', 'post', 'test', 'runscript')
+PACKAGED = 'debian'
+"""``relion.source`` of a recipe that installs a distribution's RELION package (it passes
+no build flags; its %post installs ``relion={{ RELION_VERSION }}-*``)."""
 LABELS = ('relion.version', 'relion.backend', 'relion.compiler', 'relion.flags',
           'relion.cmake', 'relion.run')
 SUPPORTED_VERSIONS = re.compile(r'^(3\.1|5\.0)\.\d+$')
@@ -78,6 +81,11 @@ class Definition:
         return self.labels.get('relion.backend', '')
 
     @property
+    def packaged(self):
+        """Whether the recipe installs a distribution's package rather than building."""
+        return self.labels.get('relion.source') == PACKAGED
+
+    @property
     def version(self):
         return self.arguments.get(VERSION_ARG, '')
 
@@ -129,7 +137,8 @@ def problems(definition):
     found = []
     if not d.base:
         found.append('no "From:" base image')
-    found += [f'missing section %{s}' for s in SECTIONS if not d.sections.get(s)]
+    found += [f'missing section %{s}' for s in SECTIONS if not d.sections.get(s)
+              and not (s == 'environment' and d.packaged)]     # a package needs no PATH
     found += [f'missing label {label}' for label in LABELS if not d.labels.get(label)]
     if not SUPPORTED_VERSIONS.match(d.version):
         found.append(f'%arguments {VERSION_ARG}={d.version or "?"}: give a 3.1.x or 5.0.x '
@@ -144,9 +153,13 @@ def problems(definition):
               for name in sorted(used - set(d.arguments))]
     if d.backend not in BACKEND_FLAGS:
         found.append(f'label relion.backend={d.backend!r}: one of {", ".join(BACKEND_FLAGS)}')
-    for flag in (*COMMON_FLAGS, *BACKEND_FLAGS.get(d.backend, ())):
-        if flag not in post:
-            found.append(f'%post does not pass {flag}')
+    if d.packaged:
+        if not re.search(r'relion=(\$\{RELION_VERSION\}|\{\{ RELION_VERSION \}\})-\*', post):
+            found.append('%post does not install relion=${RELION_VERSION}-* (relion.source '
+                         f'{PACKAGED})')
+    else:
+        flags = (*COMMON_FLAGS, *BACKEND_FLAGS.get(d.backend, ()))
+        found += [f'%post does not pass {flag}' for flag in flags if flag not in post]
     if d.backend == 'CUDA':
         archs = set(re.findall(r'CUDA_ARCH=(\d+)', post)) | set(re.findall(r'sm_(\d+)', post))
         found += [f'%post builds no code for {gpu} (sm_{arch})'
@@ -161,10 +174,16 @@ def _docker_value(text):
     return PLACEHOLDER.sub(r'${\1}', text)
 
 
-def _run(tag, lines):
-    """``RUN`` of a script given inline (quoted heredoc: the shell expands, not Docker)."""
+def _run(tag, lines, scripts=None):
+    """``RUN`` of a script given inline (quoted heredoc: the shell expands, not Docker), or,
+    with ``scripts`` (a dict filled with file name -> text), copied in from the build
+    context: builders without heredocs (podman < 4.8)."""
     body = '\n'.join(_docker_value(line) for line in lines)
-    return f"RUN <<'{tag}'\n{body}\n{tag}"
+    if scripts is None:
+        return f"RUN <<'{tag}'\n{body}\n{tag}"
+    name = f'{tag.lower()}.sh'
+    scripts[name] = body + '\n'
+    return f'COPY {name} /.relionbench/{name}\nRUN sh -e /.relionbench/{name}'
 
 
 def entrypoint(definition):
@@ -173,8 +192,9 @@ def entrypoint(definition):
     return ['/bin/sh', '-c', script, 'runscript']
 
 
-def dockerfile(definition):
-    """The Docker equivalent of a definition (BuildKit syntax: heredocs)."""
+def dockerfile(definition, scripts=None):
+    """The Docker equivalent of a definition (BuildKit syntax: heredocs; with ``scripts``,
+    see ``_run``, none)."""
     d = definition
     out = ['# syntax=docker/dockerfile:1',
            f'# Rendered from containers/{d.path.name} by "relionbench containers render":',
@@ -184,8 +204,8 @@ def dockerfile(definition):
     out += [f'LABEL {key}={_label(value)}' for key, value in d.labels.items()]
     out += [f'COPY {src} {dst}' for src, dst in d.files]
     out += [f'ENV {_docker_value(env)}' for env in d.environ]
-    out.append(_run('POST', d.sections.get('post', [])))
-    out.append(_run('TEST', d.sections.get('test', [])))
+    out.append(_run('POST', d.sections.get('post', []), scripts))
+    out.append(_run('TEST', d.sections.get('test', []), scripts))
     if d.sections.get('runscript'):
         out.append(f'ENTRYPOINT {json.dumps(entrypoint(d))}')
     return '\n'.join(out) + '\n'

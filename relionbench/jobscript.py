@@ -71,11 +71,14 @@ def relion_args(step, variant, layout, scratch=False, release=''):
 def step_line(index, step, variant, layout, launcher='', wrap=None, scratch=False, release=''):
     """``rb_step`` line of one step; MPI steps go through the launcher, one probe per rank,
     and RELION programs through ``wrap`` (the container's exec command) when given."""
-    probe = [sys.executable, MEASURE, f'{STEPS_DIR}/{index}_{step.label}.rss', '--']
+    inside = wrap is not None and getattr(wrap, 'probe_inside', False) and not step.python
+    probe = ['python3' if inside else sys.executable, MEASURE,
+             f'{STEPS_DIR}/{index}_{step.label}.rss', '--']
     program = q(relion_args(step, variant, layout, scratch, release))
-    if wrap and not step.python:
-        program = wrap(program)
-    command = f'{q(probe)} {program}'
+    if inside:          # the runtime does not start RELION as the probe's child: probe inside
+        command = wrap(f'{q(probe)} {program}')
+    else:
+        command = f'{q(probe)} {wrap(program) if wrap and not step.python else program}'
     if step.mpi and launcher:
         command = f'{launcher} {command}'
     return f'rb_step {index} {step.label} {command}'
