@@ -29,6 +29,13 @@ SESSION = f'{time.strftime("%Y%m%dT%H%M%S")}-{os.getpid()}'
 """Stage and output folders are per session: two suite runs at once never share a folder."""
 
 
+def podman_runtime():
+    """(container_platforms, features) of a partition on a machine with podman installed
+    (RELION then runs in an image with ``-S container_image=REFERENCE``); empty without."""
+    from relionbench import podman
+    return ([{'type': podman.PLATFORM}], [podman.FEATURE]) if podman.available() else ([], [])
+
+
 def modules_system():
     """Lmod where it is installed, else none: every system loads on any machine."""
     return 'lmod' if os.environ.get('LMOD_CMD') or shutil.which('lmod') else 'nomod'

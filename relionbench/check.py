@@ -49,6 +49,7 @@ from relionbench.constants import (
     X_GPU_EMULATED,
     X_GPU_THREADS,
     X_GPUS,
+    X_IMAGE_BINDS,
     X_IMAGE_DIR,
     X_MAX_NODES,
     X_SCRATCH,
@@ -178,13 +179,15 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                       f'-S container_image={NATIVE}')
 
     def container_exec(self):
-        """A function wrapping a RELION command line in the partition's container runtime
-        (ReFrame's container platform): dataset, stage and scratch folders bound at the same
-        paths, ``--nv`` for the GPU variant."""
+        """How the job runs RELION in the partition's container runtime (ReFrame's container
+        platform, or podman's): dataset, stage and scratch folders bound at the same paths,
+        ``--nv`` for the GPU variant."""
         binds = {str(self.dataset), str(Path(self.dataset).resolve()), self.stagedir}
         mounts = [(_in_double_quotes(p), _in_double_quotes(p)) for p in sorted(binds)]
         if self.scratch:
             mounts.append(('$RB_SCRATCH', '$RB_SCRATCH'))
+        mounts += [(_in_double_quotes(p),) * 2
+                   for p in self.current_partition.extras.get(X_IMAGE_BINDS, [])]
         # a copy: with an image set on the check's own platform, ReFrame would also run the
         # job's final command in the container
         runtime = self.current_partition.container_runtime
@@ -203,8 +206,8 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         def wrap(command):
             platform.command = command
             return platform.launch_command(self.stagedir)
-        wrap.probe_inside = runtime == podman.PLATFORM
-        return wrap
+        return jobscript.InImage(wrap, tuple(platform.emit_prepare_commands(self.stagedir)),
+                                 probe_inside=runtime == podman.PLATFORM)
 
     @run_after('setup')
     def set_reference(self):
@@ -251,7 +254,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             variant = CPU_PLAIN             # the GPU layout and GRES, RELION on the CPU
         self.prerun_cmds = jobscript.stage_lines(
             self.stage, variant, self.layout, self.dataset, launcher,
-            wrap=self.container_exec() if self.container_image else None,
+            image=self.container_exec() if self.container_image else None,
             scratch=bool(self.scratch),
             release=self.current_environ.extras.get('relion_release', ''))
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
@@ -261,6 +264,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     def assert_stage_succeeded(self):
         """The build declared ran; every step ran and exited 0, wrote readable outputs, and
         RELION did not warn."""
+        refused = Path(self.stagedir, STEPS_DIR, podman.ERROR)
+        if refused.is_file():               # the runtime did not start the job's container
+            raise SanityError(refused.read_text().strip())
         differs = builds.mismatch(self.current_environ.extras, self.relion_version,
                                   self.relion_build)
         if differs:

@@ -22,6 +22,7 @@ X_MEM_GB = 'mem_per_node_gb'
 X_DATA_ROOT = 'data_root'           # folder holding the datasets (one sub-folder each)
 X_SCRATCH = 'scratch_root'          # node-local scratch for --scratch_dir ('' for none)
 X_IMAGE_DIR = 'image_dir'           # folder of RELION container images
+X_IMAGE_BINDS = 'image_binds'       # site paths every image gets at their own (e.g. PMIx's)
 X_GPU_THREADS = 'gpu_threads_per_rank'
 X_GPU_EMULATED = 'gpu_emulated'      # fake GPUs (CI): the gpu variant runs RELION on the CPU
 X_CALIBRATE = 'calibrate_times'     # scale time references by this machine's calibration

@@ -10,6 +10,8 @@ time of each step and stops at the first failure, keeping RELION's own output in
 import re
 import shlex
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from relionbench import builds, tuning
@@ -68,42 +70,54 @@ def relion_args(step, variant, layout, scratch=False, release=''):
     return args
 
 
-def step_line(index, step, variant, layout, launcher='', wrap=None, scratch=False, release=''):
+@dataclass(frozen=True)
+class InImage:
+    """How a job script runs RELION in an image: ``wrap(line)`` is the line as the container
+    runtime runs it; ``prepare``, lines before the first RELION command (e.g. starting the
+    job's container); ``probe_inside``: the memory probe runs in the image too (the runtime
+    does not start RELION as the probe's child)."""
+    wrap: Callable[[str], str]
+    prepare: tuple = ()
+    probe_inside: bool = False
+
+
+def step_line(index, step, variant, layout, launcher='', image=None, scratch=False, release=''):
     """``rb_step`` line of one step; MPI steps go through the launcher, one probe per rank,
-    and RELION programs through ``wrap`` (the container's exec command) when given."""
-    inside = wrap is not None and getattr(wrap, 'probe_inside', False) and not step.python
+    and RELION programs through the image's runtime when given."""
+    inside = image is not None and image.probe_inside and not step.python
     probe = ['python3' if inside else sys.executable, MEASURE,
              f'{STEPS_DIR}/{index}_{step.label}.rss', '--']
     program = q(relion_args(step, variant, layout, scratch, release))
-    if inside:          # the runtime does not start RELION as the probe's child: probe inside
-        command = wrap(f'{q(probe)} {program}')
+    if inside:
+        command = image.wrap(f'{q(probe)} {program}')
     else:
-        command = f'{q(probe)} {wrap(program) if wrap and not step.python else program}'
+        command = f'{q(probe)} {image.wrap(program) if image and not step.python else program}'
     if step.mpi and launcher:
         command = f'{launcher} {command}'
     return f'rb_step {index} {step.label} {command}'
 
 
-def prepare_lines(stage, dataset_dir, wrap=None, scratch=False):
-    """Link the dataset in (never over the job's own files), create output folders, record the
-    RELION build."""
+def prepare_lines(stage, dataset_dir, image=None, scratch=False):
+    """Link the dataset in (never over the job's own files), create output folders, prepare
+    the image, record the RELION build."""
     dirs = sorted({d for s in stage.steps for d in s.output_dirs()} | {OUT, STEPS_DIR})
     version = q(['sh', '-c', builds.version_command()])
     return [*(['mkdir -p "$RB_SCRATCH"'] if scratch else []),
         RB_STEP,
         f'rm -rf {STEPS_DIR} {OUT} && mkdir -p {q(dirs)}',
         f'for f in {shlex.quote(str(dataset_dir))}/*; do [ -e "${{f##*/}}" ] || ln -s "$f" .; done',
-        f'{wrap(version) if wrap else version} >{STEPS_DIR}/relion_version.txt 2>&1'
+        *(image.prepare if image else ()),
+        f'{image.wrap(version) if image else version} >{STEPS_DIR}/relion_version.txt 2>&1'
         f' || echo "[relionbench] relion_refine not found" >&2',
     ]
 
 
-def stage_lines(stage, variant, layout, dataset_dir, launcher='', wrap=None, scratch=False,
+def stage_lines(stage, variant, layout, dataset_dir, launcher='', image=None, scratch=False,
                 release=''):
     """All commands before the final completion marker (``release``: the build's, for its
     options)."""
-    return prepare_lines(stage, dataset_dir, wrap, scratch) + [
-        step_line(i, s, variant, layout, launcher, wrap, scratch, release)
+    return prepare_lines(stage, dataset_dir, image, scratch) + [
+        step_line(i, s, variant, layout, launcher, image, scratch, release)
         for i, s in enumerate(stage.steps)]
 
 

@@ -44,7 +44,16 @@ def _missing_relion5():
         '../shared/relion/install (.ci/run does where ../shared/relion exists)')
 
 
-REQUIREMENTS = {'relion': _missing_relion, 'relion5': _missing_relion5, 'slurm': _missing_slurm}
+def _missing_podman():
+    from relionbench import podman
+    if not podman.available():
+        return 'podman is not installed: apt-get install podman runc debootstrap'
+    info = subprocess.run(podman.command('info'), capture_output=True, text=True)
+    return '' if info.returncode == 0 else f'podman does not work here: {info.stderr.strip()}'
+
+
+REQUIREMENTS = {'relion': _missing_relion, 'relion5': _missing_relion5, 'slurm': _missing_slurm,
+                'podman': _missing_podman}
 """Requirement name -> a function giving why it is missing ('' when present)."""
 SKIP_PREFIX = 'missing requirement '
 _found = {}
@@ -147,6 +156,25 @@ def generated(tmp_path_factory):
     subprocess.run([sys.executable, '-m', 'relionbench.cli', 'mini', 'generate', '--out',
                     str(out)], check=True, capture_output=True)
     return out
+
+
+IMAGE = 'localhost/relion-debian:3.1.3'
+"""The image of the build the tests run natively (containers/relion-debian.def)."""
+
+
+@pytest.fixture(scope='session')
+def image():
+    """``IMAGE``, built with ``relionbench containers build`` when missing (.ci/run builds
+    it first, to time it, and removes it at the end)."""
+    require('podman')
+    from relionbench import podman
+    if not podman.exists(IMAGE):
+        built = subprocess.run([sys.executable, '-m', 'relionbench.cli', 'containers', 'build',
+                                'relion-debian', '--runtime', 'podman'],
+                               capture_output=True, text=True)
+        assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+        assert built.stdout.splitlines()[-1] == IMAGE
+    return IMAGE
 
 
 def stand_in(folder, program, body):

@@ -29,13 +29,14 @@ def broken(tmp_path, recipe, old, new):
 def test_every_recipe_passes_check():
     result = cli('check')
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(': ok') == 3
+    assert result.stdout.count(': ok') == 4
 
 
 def test_recipes_record_version_backend_and_flags():
     found = {d.name: d for d in containers.recipes()}
-    assert set(found) == {'relion-avx512-intel', 'relion-cuda', 'relion-gnu'}
-    assert {d.version for d in found.values()} == {'3.1.2'}
+    assert set(found) == {'relion-avx512-intel', 'relion-cuda', 'relion-gnu', 'relion-debian'}
+    assert {d.version for n, d in found.items() if n != 'relion-debian'} == {'3.1.2'}
+    assert found['relion-debian'].version == '3.1.3'        # Debian bookworm's package
     intel = found['relion-avx512-intel']
     assert intel.base.startswith('intel/oneapi-hpckit:')
     assert '-xCOMMON-AVX512' in intel.labels['relion.flags']
@@ -48,7 +49,7 @@ def test_each_recipe_is_a_build_with_the_features_of_its_backend():
     envs = {b.name: b.environment(['x']) for b in builds.from_recipes()}
     assert {name: env['features'] for name, env in envs.items()} == {
         'relion-cuda': ['relion', 'cuda'], 'relion-avx512-intel': ['relion', 'altcpu'],
-        'relion-gnu': ['relion', 'plain']}
+        'relion-gnu': ['relion', 'plain'], 'relion-debian': ['relion', 'plain']}
     assert envs['relion-gnu']['extras']['relion_image'] == 'relion-gnu.sif'
     assert envs['relion-gnu']['extras']['relion_release'] == '3.1'
 
@@ -136,4 +137,5 @@ def test_unknown_recipe_is_a_one_line_error():
     result = cli('list', 'nope')
     assert result.returncode == 1
     assert result.stderr.strip() == ("relionbench containers: no container recipe 'nope': "
-                                     'choose from relion-avx512-intel, relion-cuda, relion-gnu')
+                                     'choose from relion-avx512-intel, relion-cuda, relion-debian, '
+                                     'relion-gnu')

@@ -1,23 +1,29 @@
-"""The whole miniature through ReFrame with the real RELION: every stage passes, and the
-records carry per-step time and memory, RELION's resolutions and the ground-truth scores."""
+"""The whole miniature through ReFrame with the real RELION inside an image (podman): every
+stage passes against the same references as the native build, and the records carry per-step
+time and memory, RELION's resolutions, the ground-truth scores and the image that ran.
+
+The image is relion-debian, Debian's RELION 3.1.3 package: the build the other tests run
+natively (the faults, the bands, Slurm), so this run is also the container path's proof."""
 
 import json
+import re
+import subprocess
 
 import pytest
 from conftest import reframe
 
-from relionbench import timing
+from relionbench import podman, timing
 from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE
 
-pytestmark = pytest.mark.requires('relion')
+pytestmark = pytest.mark.requires('relion')      # and podman for the image (``image``)
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
+def run(tmp_path_factory, image):
     runs = tmp_path_factory.mktemp('miniature')
     # every reference as it is: the calibration scales the times to this machine
-    result = reframe('-n', '^Mini', '-r', '--system', 'local',
-                     '--report-file', str(runs / 'report.json'), runs=runs, timeout=1200)
+    result = reframe('-n', '^Mini', '-r', '--system', 'local', '-S', f'container_image={image}',
+                     '--report-file', str(runs / 'report.json'), runs=runs, timeout=1500)
     report = json.loads((runs / 'report.json').read_text())
     cases = {c['display_name'].split(' /')[0]: c for r in report['runs'] for c in r['testcases']}
     return result, cases, runs
@@ -70,11 +76,30 @@ def test_ctf_refine_recovers_the_planted_errors(run):
     assert perf['ctf_refine_truth_tilt_angle_error'] < 45
 
 
-def test_perflog_has_provenance_truth_and_references(run):
+def test_perflog_has_provenance_truth_and_references(run, image):
     _, _, runs = run
     text = ''.join(p.read_text() for p in (runs / 'perflogs').rglob('*.log'))
-    assert 'refine_truth_fsc05_resolution' in text and '|3.1.3|plain|' in text
+    assert 'refine_truth_fsc05_resolution' in text
+    digest = podman.digest(image).removeprefix('sha256:')
+    assert len(digest) == 64 and f'|3.1.3|plain|{image}|{digest}|' in text   # the image ran
     assert 'scripts/measure-miniature' in text          # the reference's source is logged
+
+
+def test_every_rank_and_step_runs_in_the_job_s_container(run, image):
+    """The job starts one container of the image and execs each step into it; MPI ranks are
+    started by the host's mpirun, each exec'd into the same container."""
+    _, _, runs = run
+    scripts = [p.read_text() for p in runs.glob('output/*/local/*/*/Miniature_*/rfm_job.sh')]
+    start = ' '.join(podman.command('run', '-d', '--rm'))
+    exec_ = ' '.join(podman.command('exec'))
+    assert scripts and all(re.search(rf'{re.escape(start)} .* {image} sleep infinity', s)
+                           for s in scripts)
+    refine = [s for s in scripts if 'relion_refine_mpi' in s]
+    assert refine and all(re.search(rf'rb_step 0 refine mpirun -np 3 {re.escape(exec_)} .*'
+                                    r'"\$RB_CONTAINER" python3 \S+measure.py', s) for s in refine)
+    listed = subprocess.run(podman.command('ps', '-a', '--format', '{{.Names}}'),
+                            capture_output=True, text=True).stdout
+    assert 'relionbench-' not in listed                  # each job removed its container
 
 
 def test_the_stages_also_run_as_a_chain(run):

@@ -4,9 +4,12 @@ Never chosen by hostname: select it with ``--system ci-slurm``. Partition ``cpu`
 MPI with srun (PMIx), ``cpu-mpirun`` with mpirun inside the same Slurm partition, and
 ``gpu`` requests the fake GPU GRES and runs RELION on the CPU (no ``--gpu``). Builds: those
 of this machine (relionbench.builds), each declared a CUDA build on the emulated GPUs too.
+Images run with podman where it is installed (one node: the job's container is on it).
 """
 
-from common import RUNS, environments, names, system
+import os
+
+from common import RUNS, environments, names, podman_runtime, system
 
 from relionbench import builds
 from relionbench import constants as c
@@ -16,11 +19,16 @@ ROOT_MPI = [    # the pseudo-cluster runs jobs as root; Open MPI refuses root un
     ['OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', '1'],
     ['OMPI_MCA_rmaps_base_oversubscribe', '1'],
 ]
+SPOOL = f"{os.environ.get('RELIONBENCH_SLURM_DIR', '/tmp/relionbench-slurm')}/spool"
 EXTRAS = {c.X_CORES: 8, c.X_GPUS: 0, c.X_MAX_NODES: 1, c.X_MEM_GB: 16,
-          c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: ''}
+          c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: '',
+          # srun's PMIx server keeps each step's files in slurmd's spool: ranks in an image
+          # must see them
+          c.X_IMAGE_BINDS: [SPOOL]}
 
 
 BUILDS = builds.discover() or [builds.Build(c.ENV_RELION)]
+PLATFORMS, PODMAN = podman_runtime()
 GPU_BUILDS = [builds.emulated_gpu(b) for b in BUILDS]
 
 
@@ -32,7 +40,8 @@ def partition(name, descr, slurm_partition, launcher, features, **extras):
         'launcher': launcher,
         'access': [f'--partition={slurm_partition}'],
         'environs': names(GPU_BUILDS if c.FEAT_GPU in features else BUILDS),
-        'features': features,
+        'features': features + PODMAN,
+        'container_platforms': PLATFORMS,
         'max_jobs': 2,
         'env_vars': ROOT_MPI,
         'extras': {**EXTRAS, **extras},

@@ -5,11 +5,10 @@ RELIONBENCH_RELION, /opt/relion-*), each identified from what it prints.
 """
 
 import os
-import shutil
 
-from common import RUNS, environments, names, system
+from common import RUNS, environments, names, podman_runtime, system
 
-from relionbench import builds, hostinfo, podman
+from relionbench import builds, hostinfo
 from relionbench.constants import (
     ENV_RELION,
     X_CALIBRATE,
@@ -20,7 +19,7 @@ from relionbench.constants import (
     X_SCRATCH,
 )
 
-PODMAN = shutil.which('podman')
+PLATFORMS, PODMAN = podman_runtime()
 BUILDS = builds.discover() or [builds.Build(ENV_RELION, descr='no RELION found: the checks '
                                             'fail until one is on PATH or in RELIONBENCH_RELION')]
 
@@ -30,9 +29,8 @@ system = system('local', 'This machine (embedded default)', ['.*'], [{
     'scheduler': 'local',
     'launcher': 'mpirun',
     'environs': names(BUILDS),
-    'features': hostinfo.local_features() + (['podman'] if PODMAN else []),
-    # images run with podman where it is installed (-S container_image=REFERENCE)
-    'container_platforms': [{'type': podman.PLATFORM}] if PODMAN else [],
+    'features': hostinfo.local_features() + PODMAN,
+    'container_platforms': PLATFORMS,
     'max_jobs': 1,
     'env_vars': [
         # Open MPI refuses root and more ranks than cores unless told: CI runs as root
