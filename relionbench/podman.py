@@ -98,12 +98,6 @@ def digest(reference):
     return out.stdout.strip() if out.returncode == 0 else ''
 
 
-def remove(*references):
-    """Remove images (those that exist)."""
-    found = [r for r in references if exists(r)]
-    return subprocess.run(command('rmi', *found)).returncode if found else 0
-
-
 PLATFORM = 'Podman'
 """The partition's ``container_platforms`` type that selects ``Platform`` (ReFrame knows no
 podman platform; its Docker one calls ``docker``)."""
