@@ -168,14 +168,11 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                                  else provenance.image_sha256(image))
         if not self.container_sha256 and not self.is_dry_run():
             recipe = (build_image or Path(image).name).removesuffix('.sif').split(':')[0]
-            if on_podman:
-                recipe = recipe.removeprefix('localhost/')
-                self.skip(f'container image {image} not found: build it with "relionbench '
-                          f'containers build {recipe} --runtime podman", or run natively with '
-                          f'-S container_image={NATIVE}')
+            build = (f'{recipe} --runtime podman"' if on_podman else
+                     f'{recipe} --out {image_dir or "DIR"}", name another with '
+                     '-S container_image=PATH')
             self.skip(f'container image {image} not found: build it with "relionbench '
-                      f'containers build {recipe} --out {image_dir or "DIR"}", name another '
-                      f'with -S container_image=PATH, or run natively with '
+                      f'containers build {build}, or run natively with '
                       f'-S container_image={NATIVE}')
 
     def container_exec(self):
@@ -199,15 +196,15 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         platform.workdir = shlex.quote(self.stagedir)
         platform.with_cuda = self.case.variant == GPU
 
-        if runtime == podman.PLATFORM:      # the probe runs in the image (python3 there)
-            folder = str(jobscript.MEASURE.parent)
-            platform.mount_points.append((_in_double_quotes(folder),) * 2)
+        inside = getattr(platform, 'probe_inside', False)
+        if inside:                          # the probe runs in the image (python3 there)
+            platform.mount_points.append((_in_double_quotes(str(jobscript.MEASURE.parent)),) * 2)
 
         def wrap(command):
             platform.command = command
             return platform.launch_command(self.stagedir)
         return jobscript.InImage(wrap, tuple(platform.emit_prepare_commands(self.stagedir)),
-                                 probe_inside=runtime == podman.PLATFORM)
+                                 probe_inside=inside)
 
     @run_after('setup')
     def set_reference(self):

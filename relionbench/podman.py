@@ -125,6 +125,9 @@ class Platform(ContainerPlatform):
     container). The container is named after the stage folder and the job shell's PID."""
 
     name = '"$RB_CONTAINER"'
+    probe_inside = True
+    """RELION runs under conmon, not as the child of what launched ``podman exec``: the
+    suite's memory probe must run in the image beside it."""
 
     def emit_prepare_commands(self, stagedir):
         """Start the job's container, or fail the job with podman's own error on one line
