@@ -1,6 +1,7 @@
 """Results from perflogs and the results database, the report, and the history comparison."""
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -108,6 +109,12 @@ def test_empty_history(tmp_path):
     write_perflog(tmp_path, [perflog_line('2026-11-20T01:00:00+00:00', '14.1')])
     table = compare.compare(results.load(tmp_path))      # one run: nothing to compare with
     assert set(table.status) == {compare.NEW} and compare.flagged(table).empty
+    # the folder read is the one named, else $RFM_PREFIX (reframe --prefix), and it is said
+    env = {**os.environ, 'RFM_PREFIX': str(tmp_path), 'RELIONBENCH_RUNS': '/nonexistent'}
+    done = subprocess.run([*cli, 'compare'], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (f'relionbench: read 1 run from the results database and '
+                                   f'perflogs under {tmp_path}')
 
 
 def test_compare_in_percent_and_fourier_shells(tmp_path):
