@@ -140,15 +140,20 @@ def simulated(tmp_path_factory):
 def test_report_writes_tables_and_plots(simulated, tmp_path):
     index = report.write(results.load(simulated), tmp_path / 'report', last=4)
     page = index.read_text()
-    for text in ('Miniature on scarf', 'GPU scaling', 'CPU-optimised vs plain', 'History',
-                 'Refine3D_CtfRefine', 'FAILED', '✗'):
+    for text in ('Miniature on scarf', 'GPU scaling', 'CPU-optimised vs plain',
+                 'Refine3D_CtfRefine', 'FAILED', '✗', 'refine FSC 0.143 against the truth (Å)',
+                 '<tr class="MISSED">\n<td class="verdict">MISSED</td>',
+                 '<a href="#scarf-Miniature-Refine3D_CtfRefine">', 'id="scarf-Miniature-Polish"'):
         assert text in page
     plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').iterdir())
-    assert 'scarf_Miniature.png' in plots and 'GPU-scaling_scarf_Miniature.png' in plots
+    assert 'GPU-scaling_scarf_Miniature.png' in plots
+    assert {'scarf_Miniature_Polish_steps.png', 'scarf_Miniature_Polish_history.png'} <= set(plots)
     assert all((tmp_path / 'report' / 'plots' / p).read_bytes()[:4] == b'\x89PNG' for p in plots)
     table = (tmp_path / 'report' / 'csv' / 'scarf_Miniature_Class2D.csv').read_text()
     assert table.splitlines()[0].count(',') == 4            # the latest 4 runs, one column each
     assert '## Miniature on scarf' in (tmp_path / 'report' / 'tables.md').read_text()
+    summary = pd.read_csv(tmp_path / 'report' / 'csv' / 'summary.csv')
+    assert summary.verdict.iloc[0] == 'MISSED' and set(summary.verdict) <= {'MISSED', 'passed'}
 
 
 def test_gpu_scaling_and_cpu_tables_from_known_times(tmp_path):
