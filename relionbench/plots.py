@@ -29,15 +29,12 @@ def steps(values, path):
     if timed.empty:
         return None
     latest = timed.sort_values('time').groupby(['environ', 'case'], sort=False).run.last()
-    shown = timed[timed.run.isin(latest)]
+    shown = timed[timed.run.isin(latest)].drop_duplicates(['run', 'metric'], keep='last')
     names = list(dict.fromkeys(shown.metric))
     palette = colours(values)
-    kinds = sorted(latest.index)
-    table = shown.set_index(['environ', 'case', 'metric'])
-    rows = [(name, kind) for name in names for kind in kinds
-            if (*kind, name) in table.index]
-    picked = table.loc[[(*kind, name) for name, kind in rows]]
-    picked = picked[~picked.index.duplicated(keep='last')]
+    picked = shown.assign(order=shown.metric.map(names.index)).sort_values(
+        ['order', 'environ', 'case'])
+    rows = list(zip(picked.metric, zip(picked.environ, picked.case)))
     y = np.arange(len(picked))
     height = 0.5 + 0.16 * len(rows)
     fig = Figure(figsize=(7, height), dpi=DPI)
@@ -91,30 +88,25 @@ def _panel_row(axes, values, chosen):
     labels = [order.time.iloc[i].strftime('%m-%d\n%H:%M') for i in ticks]
     for ax, (title, kind, name) in zip(axes, chosen):
         rows = values[values.metric == name].sort_values('time', kind='stable')
+        x = rows.run.map(position).to_numpy(float)
+        y, low, high, ref = (rows[c].to_numpy(float) for c in ('value', 'low', 'high', 'ref'))
+        low, high = np.where(np.isfinite(low), low, ref), np.where(np.isfinite(high), high, ref)
         lines, line_colours, bands, band_colours, cuts, cut_colours = [], [], [], [], [], []
         for key, where in rows.groupby(['environ', 'case'], sort=False).indices.items():
-            mine = rows.iloc[where]
-            x = mine.run.map(position).to_numpy()
-            y, low, high = (mine[c].to_numpy(float) for c in ('value', 'low', 'high'))
-            lines.append(np.column_stack([x, y]))
+            lines.append(np.column_stack([x[where], y[where]]))
             line_colours.append(palette[key])
-            edge = np.isfinite(low) | np.isfinite(high)
-            if edge.any():
-                ref = mine.ref.to_numpy(float)
-                low, high = np.where(np.isfinite(low), low, ref), np.where(
-                    np.isfinite(high), high, ref)
-                bands.append(np.concatenate([np.column_stack([x, low]),
-                                             np.column_stack([x, high])[::-1]]))
+            if np.isfinite(low[where]).any():
+                bands.append(np.concatenate([np.column_stack([x[where], low[where]]),
+                                             np.column_stack([x[where], high[where]])[::-1]]))
                 band_colours.append(palette[key])
-            good = np.isfinite(y)
+            good = where[np.isfinite(y[where])]
             found = changes.marks(y[good], kind, length)
             cuts += list(x[good][found] - 0.5)
             cut_colours += [palette[key]] * len(found)
         ax.add_collection(PolyCollection(bands, facecolors=band_colours, alpha=0.12, lw=0))
         ax.add_collection(LineCollection(lines, colors=line_colours, lw=0.9))
         missed = (rows.metric_result == 'fail').to_numpy()
-        ax.plot(rows.run.map(position).to_numpy()[missed], rows.value.to_numpy(float)[missed],
-                'x', color='red', ms=5, mew=1)
+        ax.plot(x[missed], y[missed], 'x', color='red', ms=5, mew=1)
         if cuts:
             ax.vlines(cuts, 0, 1, transform=ax.get_xaxis_transform(), colors=cut_colours,
                       linestyles='dashed', lw=1)

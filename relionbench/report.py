@@ -10,6 +10,8 @@ published results (one column per run). The tables are also written as Markdown 
 The page needs nothing from the network.
 """
 
+import hashlib
+import json
 import multiprocessing
 import os
 import re
@@ -51,12 +53,20 @@ def write(results, out, last=10, workers=None):
             tasks.append((figure, overviews[system, check, title],
                           f'{_slug(title, system, check)}.png'))
     tasks.sort(key=lambda task: -len(task[1]))          # the longest first
+    before, digests = _digests(out / 'plots'), {}
     with workers or Workers() as pool:
-        futures = [pool.submit(_draw, figure, data, out / 'plots' / name)
-                   for figure, data, name in tasks]
+        futures = {}
+        for figure, data, name in tasks:
+            digests[name] = digest = _digest(figure, data)
+            if before.get(name) != digest or not (out / 'plots' / name).exists():
+                futures[name] = pool.submit(_draw, figure, data, out / 'plots' / name)
         verdicts = summary.table(results)
         sections, markdown = _tables(runs, by_stage, overviews, out, last)
-        written = {f.result() for f in futures}
+        drawn = {name: f.result() for name, f in futures.items()}
+    written = {out / 'plots' / name for name in digests
+               if drawn.get(name, name in before and before[name] == digests[name])}
+    (out / 'plots' / DIGESTS).write_text(json.dumps(
+        {name: digest for name, digest in digests.items() if out / 'plots' / name in written}))
     for section in sections:        # drop the plots that had nothing to show
         section['plots'] = [p for p in section['plots'] if out / p['src'] in written]
         for stage in section['stages']:
@@ -109,6 +119,25 @@ def _tables(runs, by_stage, overviews, out, last):
             markdown += [f'### {stage}', '', table.to_markdown(), '']
         sections.append(section)
     return sections, markdown
+
+
+DIGESTS = 'digests.json'
+"""{figure file: digest of what it shows}: a report into the same folder redraws only the
+figures whose data (or relionbench/plots.py) changed."""
+_PLOTS = (Path(__file__).with_name('plots.py').read_bytes())
+
+
+def _digests(folder):
+    try:
+        return json.loads((folder / DIGESTS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _digest(figure, data):
+    """What a figure shows: its name, its data and the code that draws it."""
+    rows = pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes()
+    return hashlib.sha1(figure.encode() + _PLOTS + rows).hexdigest()
 
 
 def colours(values):
