@@ -21,7 +21,6 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-import ruptures
 
 Z = 3.0
 """A cut must explain more than Z² noise variances: a lone latest run Z noise widths away."""
@@ -70,6 +69,7 @@ def cuts(series):
     jumps = np.sort(np.abs(np.diff(series)))[:-1]          # the largest may be the step
     noise = 1.4826 * np.median(jumps) / np.sqrt(2)
     noise = max(noise, NOISE_FLOOR * abs(np.median(series)), 1e-9)
+    import ruptures  # here: it imports scipy.stats, a second and more
     model = ruptures.KernelCPD(kernel='linear', min_size=1, jump=1).fit(series / noise)
     return [int(c) for c in model.predict(pen=Z * Z)[:-1]]
 

@@ -55,14 +55,15 @@ def write(results, out, last=10, workers=None):
     tasks.sort(key=lambda task: -len(task[1]))          # the longest first
     before, digests = _digests(out / 'plots'), {}
     with workers or Workers() as pool:
+        verdicts = pool.submit(summary.table, results)     # a worker has ruptures imported
         futures = {}
         for figure, data, name in tasks:
             digests[name] = digest = _digest(figure, data)
             if before.get(name) != digest or not (out / 'plots' / name).exists():
                 futures[name] = pool.submit(_draw, figure, data, out / 'plots' / name)
-        verdicts = summary.table(results)
         sections, markdown = _tables(runs, by_stage, overviews, out, last)
         drawn = {name: f.result() for name, f in futures.items()}
+        verdicts = verdicts.result()
     written = {out / 'plots' / name for name in digests
                if drawn.get(name, name in before and before[name] == digests[name])}
     (out / 'plots' / DIGESTS).write_text(json.dumps(
@@ -158,7 +159,9 @@ def _draw(figure, data, path):
 
 
 def _warm_up():
-    import relionbench.plots  # noqa: F401  (imports matplotlib while the results are read)
+    import ruptures  # noqa: F401  (both imports take seconds: done while the results are read)
+
+    import relionbench.plots  # noqa: F401
 
 
 class Workers(ProcessPoolExecutor):

@@ -145,7 +145,7 @@ def test_report_writes_tables_and_plots(simulated, tmp_path):
                  '<tr class="MISSED">\n<td class="verdict">MISSED</td>',
                  '<a href="#scarf-Miniature-Refine3D_CtfRefine">', 'id="scarf-Miniature-Polish"'):
         assert text in page
-    plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').iterdir())
+    plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').glob('*.png'))
     assert 'GPU-scaling_scarf_Miniature.png' in plots
     assert {'scarf_Miniature_Polish_steps.png', 'scarf_Miniature_Polish_history.png'} <= set(plots)
     assert all((tmp_path / 'report' / 'plots' / p).read_bytes()[:4] == b'\x89PNG' for p in plots)
@@ -242,3 +242,14 @@ def test_a_resized_miniature_has_its_own_history_and_ranking(tmp_path):
     ranked = sidebyside.ranking(side).set_index('dataset')
     assert ranked.loc['miniature', 'fastest'] == 'b cpu-plain'
     assert ranked.loc['miniature-96x440', 'b cpu-plain'] == 30.0
+
+
+def test_a_second_report_keeps_the_figures_whose_data_did_not_change(simulated, tmp_path):
+    out = tmp_path / 'report'
+    report.write(results.load(simulated), out, last=4)
+    drawn = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.png')}
+    (out / 'plots' / 'scarf_Miniature_Polish_steps.png').unlink()        # one gone
+    report.write(results.load(simulated), out, last=4)
+    again = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.png')}
+    assert again.keys() == drawn.keys()
+    assert [n for n in drawn if again[n] != drawn[n]] == ['scarf_Miniature_Polish_steps.png']
