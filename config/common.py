@@ -1,13 +1,17 @@
 """Settings shared by every system: where results go, logging, the results database.
 
 Everything ReFrame writes (stage and output folders, perflogs, run reports, processor
-topology, the results database) goes under one folder: ``$RELIONBENCH_RUNS``, by default
-``relionbench-runs/`` in this checkout, never ``~/.reframe``. Stage and output folders
+topology, the results database) goes under one folder: reframe's ``--prefix`` (or
+``$RFM_PREFIX``), else ``$RELIONBENCH_RUNS``, by default ``relionbench-runs/`` in this
+checkout, never ``~/.reframe``. ``-s/--stage`` and ``-o/--output`` override the stage and
+output folders as ReFrame documents. Stage and output folders
 have one sub-folder per session (``<date>T<time>-<pid>``).
 """
 
+import argparse
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +23,18 @@ from relionbench.constants import (
 )
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-RUNS = os.path.abspath(os.environ.get('RELIONBENCH_RUNS', CHECKOUT / 'relionbench-runs'))
+
+
+def reframe_prefix(argv):
+    """The folder of reframe's ``--prefix DIR`` in ``argv`` (None without one): ReFrame reads
+    this configuration before its options, and the suite's folders all follow the prefix."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument('--prefix')
+    return parser.parse_known_args(argv)[0].prefix
+
+
+RUNS = os.path.abspath(reframe_prefix(sys.argv[1:]) or os.environ.get('RFM_PREFIX') or
+                       os.environ.get('RELIONBENCH_RUNS', CHECKOUT / 'relionbench-runs'))
 if any(c in RUNS for c in '$`'):
     # ReFrame expands variables and runs $(...) and `...` in its report and database paths
     raise ValueError(f'RELIONBENCH_RUNS={RUNS!r}: choose a folder without "$" or "`" '

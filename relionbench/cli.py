@@ -108,8 +108,11 @@ def cmd_mini_generate(args):
 def _load(args):
     """The results under --runs, or a one-line error (None)."""
     from relionbench import results
+    folder = Path(args.runs or results.default_folder()).resolve()
+    what = {'auto': 'results database and perflogs', 'db': 'results database',
+            'perflogs': 'perflogs'}[args.source]
     try:
-        found = results.load(args.runs, args.source)
+        found = results.load(folder, args.source)
     except (OSError, ValueError) as err:
         print(f'relionbench: {err}', file=sys.stderr)
         return None
@@ -119,6 +122,9 @@ def _load(args):
         print(f'relionbench: no results in {args.runs or results.default_folder()} '
               f'(run the suite first, or point --runs at its folder)', file=sys.stderr)
         return None
+    count = len(found.runs)
+    print(f'relionbench: read {count} run{"s" * (count != 1)} from the {what} under {folder}',
+          file=sys.stderr)
     return found
 
 
@@ -294,8 +300,8 @@ def _containers_parser(sub):
 
 
 def _results_options(parser):
-    parser.add_argument('--runs', help='the suite\'s results folder (default: $RELIONBENCH_RUNS '
-                        'or relionbench-runs/ in the checkout)')
+    parser.add_argument('--runs', help='the suite\'s results folder (default: $RFM_PREFIX, '
+                        '$RELIONBENCH_RUNS or relionbench-runs/ in the checkout)')
     parser.add_argument('--source', choices=('auto', 'db', 'perflogs'), default='auto',
                         help='read the results database, the perflogs, or both (default)')
     parser.add_argument('--system', help='only this system')

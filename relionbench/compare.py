@@ -6,32 +6,47 @@ Fourier shells (box size x pixel size / resolution), everything else in percent.
 flagged when it is beyond the metric's tolerance: the relative band of its reference where it
 has one, else the suite's default (relionbench.references.DEFAULTS); times and memory also
 get the minimum slack of the references (1 s, 4 MiB), and only slower or larger counts.
+
+Each metric's history is also searched for a change of level (relionbench.changes): a step to
+worse that began within the last ``history`` runs is REGRESSED even inside the tolerance, and
+``began`` names its first run (date, suite commit, RELION build, image), as does the alert.
 """
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from relionbench import metrics, references, stages
+from relionbench import changes, metrics, references, stages
 
 KEY = ['system', 'partition', 'environ', 'name', 'dataset_id']
 """One history: a check's case on a partition with a build and a dataset (a resized
 miniature is another dataset)."""
 COLUMNS = ('system', 'check', 'case', 'build', 'metric', 'baseline', 'latest', 'unit',
-           'change', 'tolerance', 'runs', 'status')
+           'change', 'tolerance', 'runs', 'status', 'step', 'began')
 REGRESSED, CHANGED, FAILED, IMPROVED, NEW = 'REGRESSED', 'CHANGED', 'FAILED', 'improved', 'new'
 FLAGGED = (REGRESSED, CHANGED, FAILED)
 
 
 def compare(results, history=5, session=None, system=None):
-    """One row per metric of the latest run of each check (COLUMNS)."""
+    """One row per metric of the latest run of each check (COLUMNS, and ``since``: the change
+    since the previous measured run)."""
     runs = results.runs
     if system:
         runs = runs[runs.system == system]
+    values = results.values
+    wide = (values.drop_duplicates(['run', 'metric'], keep='last')
+            .pivot(index='run', columns='metric', values='value').reindex(runs.run))
+    names, table = {n: k for k, n in enumerate(wide.columns)}, wide.to_numpy(float)
+    measured = ((runs.result == 'pass') | (runs.fail_phase == 'performance')).to_numpy()
+    times, sessions = runs.time.to_numpy(), runs.session.to_numpy()
+    histories = list(runs.groupby(KEY, sort=False).indices.values())
+    latest_runs = runs.iloc[[where[-1] for where in histories]]
+    by_run = {}         # the latest runs' values (itertuples is slow over every run)
+    for value in values[values.run.isin(latest_runs.run)].itertuples(index=False):
+        by_run.setdefault(value.run, []).append(value)
     rows = []
-    values = results.values.groupby('run')
-    measured = runs[(runs.result == 'pass') | (runs.fail_phase == 'performance')]
-    for _, case_runs in runs.groupby(KEY, sort=False):
-        latest = case_runs.iloc[-1]
+    for where, latest in zip(histories, latest_runs.itertuples(index=False)):
         label = {'system': latest.system, 'check': latest.check, 'case': latest.case,
                  'build': latest.environ}
         if latest.result == 'fail' and latest.fail_phase != 'performance':
@@ -39,21 +54,65 @@ def compare(results, history=5, session=None, system=None):
             rows.append({**label, 'metric': f'({latest.fail_phase or "run"} failed)',
                          'change': reason[0] if reason else '', 'status': FAILED})
             continue
-        before = measured[measured.index.isin(case_runs.index) &
-                          (measured.time < latest.time)]
-        if session:
-            before = before[before.session == session]
-        before = before.tail(1 if session else history)
-        now = values.get_group(latest.run) if latest.run in values.groups else None
-        if now is None:
+        if latest.run not in by_run:
             continue
-        past = results.values[results.values.run.isin(before.run)]
-        baseline = past.groupby('metric').value.agg(['median', 'count'])
-        for metric in now.itertuples():
-            median, count = (baseline.loc[metric.metric] if metric.metric in baseline.index
-                             else (None, 0))
-            rows.append({**label, **_change(metric, median, latest, int(count))})
-    return pd.DataFrame(rows, columns=COLUMNS)
+        done = where[measured[where]]
+        before = done[times[done] < times[where[-1]]]
+        if session:
+            before = before[sessions[before] == session]
+        before = before[-1:] if session else before[-history:]
+        past = table[before]
+        counts = (~np.isnan(past)).sum(axis=0)
+        with np.errstate(all='ignore'), warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)     # an all-NaN column
+            medians = np.nanmedian(past, axis=0) if len(past) else counts * np.nan
+        window = done[times[done] <= times[where[-1]]][-changes.WINDOW:]
+        series = (runs, window, table[window])
+        for metric in by_run[latest.run]:
+            k = names[metric.metric]
+            row = _change(metric, medians[k] if counts[k] else None, latest, int(counts[k]))
+            row['since'] = _change(metric, table[before[-1], k], latest, 1)['change'] \
+                if len(before) and not np.isnan(table[before[-1], k]) else ''
+            if not session:
+                row.update(_step(series, k, metric.metric, latest, history))
+            rows.append({**label, **row})
+    out = pd.DataFrame(rows, columns=[*COLUMNS, 'since'])
+    for column in ('step', 'began', 'since'):
+        out[column] = out[column].astype(object).fillna('')
+    return out
+
+
+def _step(series, column, name, latest, history):
+    """``step`` and ``began`` (and REGRESSED) when the metric's latest level is a step that
+    began within the last ``history`` runs."""
+    runs, window, table = series
+    if len(window) < 3:
+        return {}
+    kind = _kind(name)
+    values = table[:, column]
+    known = ~np.isnan(values)
+    found = changes.step(values[known], kind, stages.box_length(latest.check, latest.stage))
+    if found is None:
+        return {}
+    position = np.flatnonzero(known)[found.start]
+    if len(window) - position > history:
+        return {}
+    first = runs.iloc[window[position]]
+    image = first.container_image or 'native'
+    began = (f'{first.time:%Y-%m-%d %H:%M} (run {position + 1} of {len(window)}; suite '
+             f'{first.suite_commit or "unknown"}, {first.environ}, RELION '
+             f'{first.relion_version} {first.relion_build}, {image})')
+    extra = {'step': found.change(kind), 'began': began}
+    if found.worse:
+        extra['status'] = REGRESSED
+    return extra
+
+
+def _kind(name):
+    try:
+        return metrics.describe(name)[1]
+    except KeyError:
+        return 'value'
 
 
 def _change(metric, baseline, run, count):
@@ -63,10 +122,7 @@ def _change(metric, baseline, run, count):
     if baseline is None or pd.isna(baseline) or pd.isna(metric.value):
         row['status'] = NEW if count == 0 else ''
         return row
-    try:
-        kind = metrics.describe(metric.metric)[1]
-    except KeyError:
-        kind = 'value'
+    kind = _kind(metric.metric)
     length = stages.box_length(run.check, run.stage)
     if kind == 'resolution' and length:
         shells = length / metric.value - length / baseline     # > 0: finer, better
@@ -104,7 +160,8 @@ def flagged(table):
 
 def text(table, only_flagged=False):
     """The comparison as a plain-text table."""
-    shown = flagged(table) if only_flagged else table
+    shown = (flagged(table) if only_flagged else table).drop(columns=['since'],
+                                                                 errors='ignore')
     if shown.empty:
         return 'nothing to compare' if table.empty else 'no regressions'
     return shown.fillna('').to_string(index=False, float_format=lambda v: f'{v:.4g}')
@@ -134,8 +191,9 @@ def alert_message(results, table, system=None):
     if not worse.empty:
         lines.append('Against the history:')
         lines += [f'- {w.check} {w.case} on {w.system} with {w.build}: {w.metric} '
-                  f'{_fmt(w.baseline)} -> '
-                  f'{_fmt(w.latest)} {w.unit} ({w.change}, tolerance {w.tolerance}) {w.status}'
+                  f'{fmt(w.baseline)} -> '
+                  f'{fmt(w.latest)} {w.unit} ({w.change}, tolerance {w.tolerance}) {w.status}'
+                  + (f'; a step of {w.step} began {w.began}' if w.began else '')
                   if w.status != FAILED else f'- {w.check} {w.case} on {w.system} with '
                   f'{w.build}: {w.metric} {w.change}' for w in worse.itertuples()]
     if not lines:
@@ -156,5 +214,5 @@ def _band(metric):
     return f'{low}..{high}'
 
 
-def _fmt(value):
+def fmt(value):
     return '' if value is None or pd.isna(value) else f'{value:.4g}'

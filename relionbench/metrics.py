@@ -144,3 +144,44 @@ def science(step, root='.'):
             scores = {k.replace('truth_', 'true_start_', 1): v for k, v in scores.items()}
         values.update(scores)
     return {f'{step.label}_{k}': v for k, v in values.items()}
+
+
+WORDS = {
+    'seconds': 'time', 'peak_mib': 'peak memory', 'resolution': 'resolution',
+    'final_resolution': 'final resolution', 'nr_classes': 'classes asked for',
+    'classes_above_2pct': 'classes holding over 2 %', 'average_pmax': 'average Pmax',
+    'acc_rotation': 'rotation accuracy', 'acc_translation': 'translation accuracy',
+    'bfactor': 'sharpening B-factor', 'solvent_mask_fraction': 'solvent mask ratio',
+    'beam_tilt_x': 'beam tilt x', 'beam_tilt_y': 'beam tilt y',
+    'sigma_vel': 'sigma velocity', 'sigma_div': 'sigma divergence',
+    'sigma_acc': 'sigma acceleration', 'pixel_size': 'pixel size', 'box_size': 'box size',
+    'truth_purity': 'class purity against the truth',
+    'truth_defocus_r': 'defocus correlation with the truth',
+    'truth_defocus_removed': 'outliers removed against the truth',
+    'truth_tilt_angle_error': 'beam tilt angle error against the truth',
+    'truth_tilt_magnitude_error': 'beam tilt size error against the truth',
+    'truth_fsc05_resolution': 'FSC 0.5 against the truth',
+    'truth_fsc0143_resolution': 'FSC 0.143 against the truth',
+    'true_start_fsc05_resolution': 'FSC 0.5 against the truth (true start)',
+    'true_start_fsc0143_resolution': 'FSC 0.143 against the truth (true start)',
+}
+"""Metric suffixes in words (``label``)."""
+UNITS = {'A': 'Å', 'A^2': 'Å²'}
+
+
+def label(name):
+    """A metric name in words with its unit: ``refine_peak_mib`` -> ``refine peak memory
+    (MiB)``; names it does not know are returned as they are."""
+    if name == TOTAL:
+        return 'total time (s)'
+    suffix = next((s for s in sorted(WORDS, key=len, reverse=True) if name.endswith('_' + s)),
+                  None)
+    if suffix is None:
+        return name
+    step = name[:-len(suffix) - 1].replace('_', ' ')
+    try:
+        unit = describe(name)[0]
+    except KeyError:
+        unit = ''
+    unit = UNITS.get(unit, unit)
+    return f'{step} {WORDS[suffix]}' + (f' ({unit})' if unit and unit != 'count' else '')

@@ -1,15 +1,15 @@
 """The report's figures (matplotlib, drawn without pyplot so that workers can draw them at
-once): the history of a check, GPU scaling, and CPU-optimised against plain."""
+once): per stage the steps of its latest runs and its history panels; per check GPU scaling,
+CPU-optimised against plain and the builds side by side."""
 
 import numpy as np
 import pandas as pd
-from matplotlib.collections import PolyCollection
-from matplotlib.colors import to_rgba_array
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
-from relionbench import stages
+from relionbench import changes, metrics, stages
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN
-from relionbench.report import PALETTE
+from relionbench.report import colours, layout
 from relionbench.synthetic import Size
 
 DPI = 72
@@ -21,88 +21,115 @@ def draw(name, data, path):
     return FIGURES[name](data, path)
 
 
-def history(values, path):
-    """Every run of a check on a system, oldest to newest. Left: each stage's total time (a
-    line per stage and case, coloured as report.case_colours says, log scale). Right: every
-    metric of every stage as a control chart, in units of its own reference band (the shaded
-    strip: its edges are the band's, its centre the reference); points coloured by case, red
-    crosses for misses, grey points for metrics without a reference (centred on their
-    median). Red lines mark runs that failed without a value. Absolute values are in the
-    tables. Two axes per check keep the report fast at any number of stages and metrics."""
-    if values.empty:
+def steps(values, path):
+    """The latest run of each layout and build of one stage: each step's time as a bar
+    (coloured as colours() says, red where it missed), with its reference band as a black
+    line and the reference as a tick; one bar per step and layout, labelled."""
+    timed = values[values.metric.str.endswith('_seconds') & (values.metric != TOTAL)]
+    if timed.empty:
         return None
-    order = values.drop_duplicates('run').sort_values('time')
-    position = pd.Series(np.arange(len(order), dtype=float), index=order.run)
-    layouts = sorted({c.split('/', 1)[-1] for c in values.case})
-    stage_names = stages.stage_order(values.check.iloc[0], values.stage.unique())
-    values = values.assign(row_name=values.stage + '  ' + values.metric).sort_values('time')
-    rows = list(dict.fromkeys(values.sort_values(
-        'stage', key=lambda s: s.map(stage_names.index), kind='stable').row_name))
-    x = values.run.map(position).to_numpy()
-    layout = values.case.map({case: layouts.index(case.split('/', 1)[-1])
-                              for case in values.case.unique()}).to_numpy()
-    colour = to_rgba_array([PALETTE[n % 10] for n in range(len(layouts))])
-    measured = set(values.run[values.value.notna()])
-    failed = [position[r] for r in order.run[order.result == 'fail'] if r not in measured]
-    ticks = sorted({round(i * (len(order) - 1) / 2) for i in range(3)})
-    labels = [order.time.iloc[i].strftime('%Y-%m-%d') for i in ticks]
-    fig = Figure(figsize=(14, 1.0 + max(3.0, 0.15 * len(rows))), dpi=DPI)
-    grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.2), left=0.04, right=0.99, top=0.96,
-                            bottom=0.06, wspace=0.45)
-    value, ref = values.value.to_numpy(float), values.ref.to_numpy(float)
-    missed = (values.metric_result == 'fail').to_numpy()
-    ax = fig.add_subplot(grid[0])
-    total = (values.metric == TOTAL).to_numpy()
-    lines = values[total].groupby(['stage', 'case'], sort=False).indices
-    for (stage, case), where in lines.items():
-        mine = np.flatnonzero(total)[where]
-        ax.plot(x[mine], value[mine], '-', color=colour[layout[mine[0]]], lw=1)
-        if case.endswith('/' + layouts[0]):            # name each stage once
-            ax.annotate(stage, (x[mine[-1]], value[mine[-1]]), fontsize=6, xytext=(2, 0),
-                        textcoords='offset points', va='center')
-    ax.plot(x[total & missed], value[total & missed], 'x', ms=5, mew=1, color='red')
-    ax.set_yscale('log')
-    _time_axis(ax, 'total time of each stage (s)', order, ticks, labels, failed)
-    ax = fig.add_subplot(grid[1])
-    y = values.row_name.map({r: len(rows) - 1 - k for k, r in enumerate(rows)}).to_numpy()
-    y = y + 0.4 * np.clip(np.nan_to_num(_in_band_units(values).to_numpy(float)), -1.25, 1.25)
-    strips = [[(-0.5, k - 0.4), (len(order), k - 0.4), (len(order), k + 0.4), (-0.5, k + 0.4)]
-              for k in range(len(rows))]
-    ax.add_collection(PolyCollection(strips, facecolor='tab:green', alpha=0.12, lw=0),
-                      autolim=False)
-    referenced = ~np.isnan(ref)
-    good = referenced & ~missed
-    for n in np.unique(layout[good]):       # plot() draws markers far faster than scatter()
-        mine = good & (layout == n)
-        ax.plot(x[mine], y[mine], '.', ms=3, mew=0, color=colour[n])
-    ax.plot(x[~referenced], y[~referenced], '.', ms=3, mew=0, color='grey')
-    ax.plot(x[missed], y[missed], 'x', ms=5, mew=1, color='red')
-    ax.set_yticks(np.arange(len(rows)), rows[::-1], fontsize=7)
-    ax.set_ylim(-0.6, len(rows) - 0.4)
-    _time_axis(ax, 'every metric, in units of its reference band', order, ticks, labels,
-               failed)
+    latest = timed.sort_values('time').groupby(['environ', 'case'], sort=False).run.last()
+    shown = timed[timed.run.isin(latest)].drop_duplicates(['run', 'metric'], keep='last')
+    names = list(dict.fromkeys(shown.metric))
+    palette = colours(values)
+    picked = shown.assign(order=shown.metric.map(names.index)).sort_values(
+        ['order', 'environ', 'case'])
+    rows = list(zip(picked.metric, zip(picked.environ, picked.case)))
+    y = np.arange(len(picked))
+    height = 0.5 + 0.16 * len(rows)
+    fig = Figure(figsize=(7, height), dpi=DPI)
+    ax = fig.subplots()
+    missed = (picked.metric_result == 'fail').to_numpy()
+    ax.barh(y, picked.value.to_numpy(float), 0.8,
+            color=np.where(missed, 'red', [palette[kind] for _, kind in rows]))
+    ax.hlines(y, picked.low.fillna(0).to_numpy(float), picked.high.to_numpy(float),
+              color='black', lw=1)
+    ax.plot(picked.ref.to_numpy(float), y, '|', color='black', ms=6)
+    ax.set_yticks(y, [f'{metrics.label(name)}  {layout(*kind)}' for name, kind in rows],
+                  fontsize=7)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.tick_params(labelsize=7)
+    fig.subplots_adjust(left=3.4 / 7, right=0.98, bottom=0.35 / height,
+                        top=1 - 0.1 / height)
     return _save(fig, path)
 
 
-def _in_band_units(values):
-    """Distance from the reference in band half-widths (+-1 at the band's edges); a one-sided
-    band is taken as symmetric, and a metric without reference is centred on its median with
-    a half-width of 10 %."""
-    above = values.value >= values.ref
-    width = (values.high - values.ref).where(above, values.ref - values.low)
-    width = width.fillna(values.high - values.ref).fillna(values.ref - values.low)
-    median = values.groupby('metric').value.transform('median')
-    plain = (values.value - median) / (0.1 * median.abs()).replace(0, np.nan)
-    return ((values.value - values.ref) / width.replace(0, np.nan)).fillna(plain)
+PANELS = (('total time (s)', 'time', ('total_seconds',)),
+          ('resolution (Å)', 'resolution', ('final_resolution', 'resolution')),
+          ('FSC 0.143 against the truth (Å)', 'resolution',
+           ('truth_fsc0143_resolution', 'true_start_fsc0143_resolution')),
+          ('peak memory (MiB)', 'memory', ('peak_mib',)))
+"""The history panels: title, kind (relionbench.changes) and the metric suffixes, the first
+found taken (memory: the step with the largest peak)."""
 
 
-def _time_axis(ax, title, order, ticks, labels, failed):
-    for where in failed:
-        ax.axvline(where, color='red', alpha=0.25, lw=1)
-    ax.set_title(title, fontsize=9, y=1.0)
-    ax.set_xticks(ticks, labels)
-    ax.set_xlim(-0.5, len(order) - 0.5)
-    ax.tick_params(labelsize=7)
+def panels(values, path):
+    """The history of one stage: a small panel per key metric (PANELS), a line per layout and
+    build (coloured as colours() says), its reference band shaded, misses as red crosses and
+    the changes of level (relionbench.changes) as dashed lines; x is the run, labelled with
+    its date and time. One artist per kind of mark keeps a history of 1,000 runs fast."""
+    if values.run.nunique() < 2:
+        return None
+    chosen = [(title, kind, _pick(values, suffixes, kind)) for title, kind, suffixes in PANELS]
+    chosen = [c for c in chosen if c[2]]
+    fig = Figure(figsize=(3.2 * len(chosen), 2.4), dpi=DPI)
+    _panel_row(fig.subplots(1, len(chosen), squeeze=False)[0], values, chosen)
+    fig.subplots_adjust(left=0.45 / fig.get_figwidth(), right=0.99, bottom=0.2, top=0.88,
+                        wspace=0.3)
+    return _save(fig, path)
+
+
+def _panel_row(axes, values, chosen):
+    order = values.drop_duplicates('run').sort_values('time')
+    position = pd.Series(np.arange(len(order), dtype=float), index=order.run)
+    palette = colours(values)
+    length = stages.box_length(values.check.iloc[0], values.stage.iloc[0])
+    ticks = sorted({round(i * (len(order) - 1) / 3) for i in range(4)})
+    labels = [order.time.iloc[i].strftime('%m-%d\n%H:%M') for i in ticks]
+    for ax, (title, kind, name) in zip(axes, chosen):
+        rows = values[values.metric == name].sort_values('time', kind='stable')
+        x = rows.run.map(position).to_numpy(float)
+        y, low, high, ref = (rows[c].to_numpy(float) for c in ('value', 'low', 'high', 'ref'))
+        low, high = np.where(np.isfinite(low), low, ref), np.where(np.isfinite(high), high, ref)
+        lines, line_colours, bands, band_colours, cuts, cut_colours = [], [], [], [], [], []
+        for key, where in rows.groupby(['environ', 'case'], sort=False).indices.items():
+            lines.append(np.column_stack([x[where], y[where]]))
+            line_colours.append(palette[key])
+            if np.isfinite(low[where]).any():
+                bands.append(np.concatenate([np.column_stack([x[where], low[where]]),
+                                             np.column_stack([x[where], high[where]])[::-1]]))
+                band_colours.append(palette[key])
+            good = where[np.isfinite(y[where])]
+            found = changes.marks(y[good], kind, length)
+            cuts += list(x[good][found] - 0.5)
+            cut_colours += [palette[key]] * len(found)
+        ax.add_collection(PolyCollection(bands, facecolors=band_colours, alpha=0.12, lw=0))
+        ax.add_collection(LineCollection(lines, colors=line_colours, lw=0.9))
+        missed = (rows.metric_result == 'fail').to_numpy()
+        ax.plot(x[missed], y[missed], 'x', color='red', ms=5, mew=1)
+        if cuts:
+            ax.vlines(cuts, 0, 1, transform=ax.get_xaxis_transform(), colors=cut_colours,
+                      linestyles='dashed', lw=1)
+        ax.autoscale_view()
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(ticks, labels)
+        ax.set_xlim(-0.5, len(order) - 0.5)
+        ax.tick_params(labelsize=7)
+
+
+def _pick(values, suffixes, kind):
+    """The metric of a panel: the first suffix found (for memory the largest median)."""
+    names = values.metric.unique()
+    for suffix in suffixes:
+        found = [n for n in names if n == suffix or n.endswith('_' + suffix) and
+                 (kind != 'resolution' or suffix.startswith(('truth', 'true')) or
+                  'truth' not in n and 'true_start' not in n)]
+        if found:
+            if kind == 'memory':
+                medians = values[values.metric.isin(found)].groupby('metric').value.median()
+                return medians.idxmax()
+            return found[0]
+    return None
 
 
 def gpu_scaling(table, path):
@@ -177,4 +204,5 @@ def _save(fig, path):
 
 # -- helpers ---------------------------------------------------------------------------------
 
-FIGURES = {f.__name__: f for f in (history, gpu_scaling, cpu_vs_plain, builds_side_by_side)}
+FIGURES = {f.__name__: f for f in (steps, panels, gpu_scaling, cpu_vs_plain,
+                                   builds_side_by_side)}

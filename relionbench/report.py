@@ -1,12 +1,17 @@
 """``relionbench report``: tables and plots of the suite's results in one folder.
 
-``index.html`` holds, per system and check: the GPU scaling, CPU-optimised against plain and
-the builds side by side (tables and plots; a stage whose builds disagree on the science
-beyond 2 Fourier shells says DIFFERS), per stage a table laid out like the published results
-(one column per run), and the history of every stage and metric with its reference band
-(relionbench.plots). The tables are also written as Markdown and CSV.
+``index.html`` opens with the summary (relionbench.summary: one row per check, its verdict,
+time and resolution against reference, worst first, each linking to its stage). Then per
+system and check: the GPU scaling, CPU-optimised against plain and the builds side by side
+(tables and plots; a stage whose builds disagree on the science beyond 2 Fourier shells says
+DIFFERS), and per stage the step times of its latest runs against their bands, its history
+panels with the changes of level marked (relionbench.plots) and a table laid out like the
+published results (one column per run). The tables are also written as Markdown and CSV.
+The page needs nothing from the network.
 """
 
+import hashlib
+import json
 import multiprocessing
 import os
 import re
@@ -17,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment
 
-from relionbench import sidebyside, stages
+from relionbench import metrics, sidebyside, stages, summary
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU
 
 PALETTE = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2',
@@ -38,29 +43,52 @@ def write(results, out, last=10, workers=None):
     values = results.values.merge(runs[list(PLOT_COLUMNS)], on='run')
     by_stage = dict(iter(values.groupby(['system', 'check', 'stage'], sort=False)))
     overviews, tasks = {}, []
+    for (system, check, stage), mine in by_stage.items():
+        tasks.append(('steps', mine, f'{_slug(system, check, stage)}_steps.png'))
+        tasks.append(('panels', mine, f'{_slug(system, check, stage)}_history.png'))
     for system, check in sorted({key[:2] for key in by_stage}):
         mine = pd.concat([v for key, v in by_stage.items() if key[:2] == (system, check)])
-        tasks.append(('history', mine, f'{_slug(system, check)}.png'))
         for title, table, figure in OVERVIEWS:
             overviews[system, check, title] = table(mine)
             tasks.append((figure, overviews[system, check, title],
                           f'{_slug(title, system, check)}.png'))
     tasks.sort(key=lambda task: -len(task[1]))          # the longest first
+    before, digests = _digests(out / 'plots'), {}
     with workers or Workers() as pool:
-        futures = [pool.submit(_draw, figure, data, out / 'plots' / name)
-                   for figure, data, name in tasks]
+        verdicts = pool.submit(summary.table, results)     # a worker has ruptures imported
+        futures = {}
+        for figure, data, name in tasks:
+            digests[name] = digest = _digest(figure, data)
+            if before.get(name) != digest or not (out / 'plots' / name).exists():
+                futures[name] = pool.submit(_draw, figure, data, out / 'plots' / name)
         sections, markdown = _tables(runs, by_stage, overviews, out, last)
-        written = {f.result() for f in futures}
+        drawn = {name: f.result() for name, f in futures.items()}
+        verdicts = verdicts.result()
+    written = {out / 'plots' / name for name in digests
+               if drawn.get(name, name in before and before[name] == digests[name])}
+    (out / 'plots' / DIGESTS).write_text(json.dumps(
+        {name: digest for name, digest in digests.items() if out / 'plots' / name in written}))
     for section in sections:        # drop the plots that had nothing to show
         section['plots'] = [p for p in section['plots'] if out / p['src'] in written]
-        if out / section['history'] not in written:
-            section['history'] = None
+        for stage in section['stages']:
+            stage['figures'] = [f for f in stage['figures'] if out / f in written]
+    shown = verdicts.drop(columns=['anchor'])
+    shown.to_csv(out / 'csv' / 'summary.csv', index=False)
+    markdown[2:2] = ['## Summary', '', shown.to_markdown(index=False), '']
     (out / 'tables.md').write_text('\n'.join(markdown))
-    summary = {'runs': len(runs), 'failed': int((runs.result == 'fail').sum()),
-               'first': _when(runs.time.min()), 'last': _when(runs.time.max())}
+    counts = verdicts.verdict.value_counts()
+    header = {'runs': len(runs), 'checks': len(verdicts),
+              'counts': [(v, int(counts.get(v, 0))) for v in summary.ORDER],
+              'first': _when(runs.time.min()), 'last': _when(runs.time.max())}
     index = out / 'index.html'
-    index.write_text(PAGE.render(sections=sections, summary=summary, last=last))
+    index.write_text(PAGE.render(sections=sections, header=header, last=last,
+                                 verdicts=verdicts.to_dict('records'),
+                                 columns=[c for c in verdicts if c not in HIDDEN]))
     return index
+
+
+HIDDEN = ('anchor', 'began', 'date')
+"""Summary columns not shown as cells of their own (began is shown in why)."""
 
 
 def _tables(runs, by_stage, overviews, out, last):
@@ -68,9 +96,7 @@ def _tables(runs, by_stage, overviews, out, last):
     CSV), and the same tables as Markdown lines."""
     sections, markdown = [], ['# RELION benchmark results', '']
     for (system, check), check_runs in runs.groupby(['system', 'check'], sort=True):
-        section = {'title': f'{check} on {system}', 'stages': [], 'plots': [],
-                   'history': f'plots/{_slug(system, check)}.png',
-                   'colours': case_colours(check_runs.case).items()}
+        section = {'title': f'{check} on {system}', 'stages': [], 'plots': []}
         markdown += [f'## {section["title"]}', '']
         for title, _, _ in OVERVIEWS:
             table = overviews.get((system, check, title))      # none: no run logged values
@@ -85,16 +111,46 @@ def _tables(runs, by_stage, overviews, out, last):
             table.to_csv(out / 'csv' / f'{slug}.csv')
             section['stages'].append({
                 'name': stage, 'shown': min(last, len(stage_runs)), 'total': len(stage_runs),
-                'table': _html_table(table), 'csv': f'csv/{slug}.csv'})
+                'table': _html_table(table), 'csv': f'csv/{slug}.csv',
+                'anchor': summary.anchor(system, check, stage),
+                'colours': [(layout(*key), colour) for key, colour in
+                            colours(by_stage[system, check, stage]).items()]
+                if (system, check, stage) in by_stage else [],
+                'figures': [f'plots/{slug}_steps.png', f'plots/{slug}_history.png']})
             markdown += [f'### {stage}', '', table.to_markdown(), '']
         sections.append(section)
     return sections, markdown
 
 
-def case_colours(cases):
-    """{layout: colour} as history() draws them: layout is a case without its stage."""
-    layouts = sorted({case.split('/', 1)[-1] for case in cases})
-    return {layout: PALETTE[n % 10] for n, layout in enumerate(layouts)}
+DIGESTS = 'digests.json'
+"""{figure file: digest of what it shows}: a report into the same folder redraws only the
+figures whose data (or relionbench/plots.py) changed."""
+_PLOTS = (Path(__file__).with_name('plots.py').read_bytes())
+
+
+def _digests(folder):
+    try:
+        return json.loads((folder / DIGESTS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _digest(figure, data):
+    """What a figure shows: its name, its data and the code that draws it."""
+    rows = pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes()
+    return hashlib.sha1(figure.encode() + _PLOTS + rows).hexdigest()
+
+
+def colours(values):
+    """{(build, case): colour} of a stage's layouts and builds, as relionbench.plots draws
+    them and the page names them."""
+    keys = sorted(set(zip(values.environ, values.case)))
+    return {key: PALETTE[n % 10] for n, key in enumerate(keys)}
+
+
+def layout(build, case):
+    """A layout's name: the build and the case without its stage."""
+    return f'{build} {case.split("/", 1)[-1]}'
 
 
 def _draw(figure, data, path):
@@ -103,7 +159,9 @@ def _draw(figure, data, path):
 
 
 def _warm_up():
-    import relionbench.plots  # noqa: F401  (imports matplotlib while the results are read)
+    import ruptures  # noqa: F401  (both imports take seconds: done while the results are read)
+
+    import relionbench.plots  # noqa: F401
 
 
 class Workers(ProcessPoolExecutor):
@@ -124,7 +182,8 @@ def run_table(runs, values):
     """One column per run: its layout and provenance, then every metric it logged."""
     shown = values[values.run.isin(runs.run)] if values is not None else pd.DataFrame(
         columns=['run', 'metric', 'value', 'unit', 'metric_result'])
-    cells = {run: dict(zip(v.metric, map(_cell, v.value, v.unit, v.metric_result)))
+    cells = {run: dict(zip(map(metrics.label, v.metric),
+                           map(_cell, v.value, v.unit, v.metric_result)))
              for run, v in shown.groupby('run', sort=False)}
     columns = {}
     for run in runs.itertuples():
@@ -217,31 +276,57 @@ def _int(value):
 
 
 PAGE = Environment(autoescape=True).from_string('''<!doctype html>
-<html><head><meta charset="utf-8"><title>RELION benchmark results</title>
+<html lang="en"><head><meta charset="utf-8"><title>RELION benchmark results</title>
+<link rel="icon" href="data:,">
 <style>
-body { font-family: sans-serif; margin: 2em; }
-table.runs { border-collapse: collapse; font-size: 12px; }
-table.runs td, table.runs th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
-table.runs tbody th { text-align: left; }
-td.fail { background: #f8c0c0; } td.miss { background: #fde2b0; }
+body { font-family: sans-serif; margin: 1.5em; }
+table { border-collapse: collapse; font-size: 12px; }
+td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+table.summary { font-size: 11px; }
+table.summary td { white-space: nowrap; }
+table.runs tbody th, table.summary td.name { text-align: left; }
+tr.FAILED td.verdict, td.fail { background: #f8c0c0; }
+tr.MISSED td.verdict, td.miss { background: #fde2b0; }
+tr.REGRESSED td.verdict { background: #fff3a0; }
+tr.passed td.verdict { background: #d4f0d4; }
+table.summary td.why { text-align: left; white-space: normal; min-width: 16em; }
+span.count { padding: 1px 6px; margin-right: 4px; }
+span.FAILED { background: #f8c0c0; } span.MISSED { background: #fde2b0; }
+span.REGRESSED { background: #fff3a0; } span.passed { background: #d4f0d4; }
 img { max-width: 100%; }
+p.legend { font-size: 12px; }
 </style></head><body>
 <h1>RELION benchmark results</h1>
-<p>{{ summary.runs }} runs ({{ summary.failed }} failed), {{ summary.first }} to
-{{ summary.last }} (UTC). Tables as <a href="tables.md">Markdown</a> and
+<p>{{ header.checks }} check{{ 's' if header.checks != 1 }},
+{{ header.runs }} run{{ 's' if header.runs != 1 }} from {{ header.first }} to
+{{ header.last }} (UTC):
+{% for verdict, count in header.counts %}<span class="count {{ verdict }}">{{ count }}
+{{ verdict }}</span>{% endfor %}</p>
+<table class="summary"><thead><tr>
+{% for column in columns %}<th>{{ column }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in verdicts %}<tr class="{{ row.verdict }}">{% for column in columns %}
+{% if column == 'check' %}<td class="name"><a href="#{{ row.anchor }}">{{ row.check }}</a></td>
+{% elif column == 'why' %}<td class="why">{{ row.why }}{% if row.began %}; began
+{{ row.began }}{% endif %}</td>
+{% else %}<td class="{{ column.split()[0] }}">{{ row[column] }}</td>{% endif %}{% endfor %}</tr>
+{% endfor %}</tbody></table>
+<p>Times: the latest run against its reference (x ratio, and the band). Resolutions: Fourier
+shells from the reference, + finer. Regressions are against the check's own history; the
+run a change of level began with is named. Tables as <a href="tables.md">Markdown</a> and
 CSV (in csv/). ✗ marks a missed reference.</p>
 {% for section in sections %}
 <h2>{{ section.title }}</h2>
 {% for plot in section.plots %}<h3>{{ plot.title }}</h3>
-{{ plot.table | safe }}<p><img src="{{ plot.src }}"></p>{% endfor %}
+{{ plot.table | safe }}<p><img src="{{ plot.src }}" alt="{{ plot.title }}"></p>{% endfor %}
 {% for stage in section.stages %}
-<h3>{{ stage.name }}</h3>
+<h3 id="{{ stage.anchor }}">{{ stage.name }}</h3>
+{% if stage.figures %}<p class="legend">{% for name, colour in stage.colours %}
+<span style="color:{{ colour }}">&#9632;</span> {{ name }}&nbsp; {% endfor %}</p>{% endif %}
+{% for figure in stage.figures %}<p><img src="{{ figure }}" alt="{{ stage.name }}"></p>
+{% endfor %}
 <p>Latest {{ stage.shown }} of {{ stage.total }} runs (<a href="{{ stage.csv }}">CSV</a>).</p>
 {{ stage.table | safe }}
 {% endfor %}
-{% if section.history %}<h3>History</h3><p>{% for case, colour in section.colours %}
-<span style="color:{{ colour }}">&#9632;</span> {{ case }}&nbsp; {% endfor %}</p>
-<p><img src="{{ section.history }}"></p>{% endif %}
 {% endfor %}
 </body></html>
 ''')

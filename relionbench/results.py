@@ -47,11 +47,13 @@ class Results:
 
 
 def default_folder():
-    """``$RELIONBENCH_RUNS``, else ``relionbench-runs/`` in this checkout (as config/common.py)."""
+    """``$RFM_PREFIX``, else ``$RELIONBENCH_RUNS``, else ``relionbench-runs/`` in this
+    checkout (as config/common.py, less reframe's ``--prefix``)."""
     import os
 
     from relionbench import ROOT
-    return Path(os.environ.get('RELIONBENCH_RUNS', ROOT / 'relionbench-runs'))
+    return Path(os.environ.get('RFM_PREFIX') or
+                os.environ.get('RELIONBENCH_RUNS', ROOT / 'relionbench-runs'))
 
 
 def load(folder=None, source='auto', warn=None):

@@ -17,12 +17,17 @@ PARTITIONS = {'gpu': [(GPU, f'{n}gpu') for n in (1, 2, 4, 8, 16)],
 HEADER = [f[len('check_'):] for f in PERFLOG_FIELDS]
 
 
-def cases(systems):
+def cases(systems, partitions=tuple(PARTITIONS)):
     """(system, partition, check, entry, variant, scale) of every simulated case."""
-    entries = [e for e in references.load('local') if e.workflow in CHECKS]
+    entries = {}
+    for e in references.load('local'):       # one entry per stage and build, cpu-plain first
+        if e.workflow in CHECKS:
+            entries.setdefault((e.workflow, e.stage, e.build), []).append(e)
+    entries = [sorted(found, key=lambda e: e.variant != CPU_PLAIN)[0]
+               for found in entries.values()]
     return [(system, partition, CHECKS[entry.workflow], entry, variant, scale)
             for system in systems for partition, layouts in PARTITIONS.items()
-            for entry in entries for variant, scale in layouts]
+            if partition in partitions for entry in entries for variant, scale in layouts]
 
 
 def speed(variant, scale):
@@ -32,11 +37,14 @@ def speed(variant, scale):
     return 0.4 if variant == CPU_ALTCPU else 1.0
 
 
-def write_perflogs(folder, records, systems=('scarf', 'pearl'), seed=0, fail_every=97):
+def write_perflogs(folder, records, systems=('scarf', 'pearl'), seed=0, fail_every=97,
+                   partitions=tuple(PARTITIONS), slower=None):
     """Write ``records`` perflog lines under ``folder``/perflogs; one in ``fail_every`` misses
-    its time reference. Returns the number of lines written."""
+    its time reference. ``slower``: (check, case, night, factor): that case's times are
+    ``factor`` times longer from that night on (an injected step). Returns the number of
+    lines written."""
     rng = random.Random(seed)
-    all_cases = cases(systems)
+    all_cases = cases(systems, partitions)
     start = datetime(2026, 1, 1, 2, tzinfo=timezone.utc)
     lines = {}
     for number in range(records):
@@ -44,6 +52,8 @@ def write_perflogs(folder, records, systems=('scarf', 'pearl'), seed=0, fail_eve
         system, partition, check, entry, variant, scale = all_cases[index]
         when = start + timedelta(days=night, minutes=index)
         factor, failed = speed(variant, scale), number % fail_every == fail_every - 1
+        case = f'{entry.stage}/{variant}/{scale}'
+        step = slower[3] if slower and slower[:2] == (check, case) and night >= slower[2] else 1
         groups, result = [], 'pass'
         for name, spec in entry.metrics.items():
             ref, lower, upper, unit = references.thresholds(name, spec, entry)
@@ -52,17 +62,18 @@ def write_perflogs(folder, records, systems=('scarf', 'pearl'), seed=0, fail_eve
                 ref *= factor
             exact = references.describe(name)[1] == 'exact'
             value = ref if exact else ref * rng.lognormvariate(0, 0.02)
-            if timed and failed:
-                value *= 1.5
+            if timed:
+                value *= step * (1.5 if failed else 1)
             low, high = reference_bounds(ref, lower, upper)
             passed = low <= value <= high
             result = result if passed else 'fail'
             groups.append([name, f'{value:.6g}', unit, f'{ref:.6g}', str(lower), str(upper),
                            'pass' if passed else 'fail'])
         tasks, threads = (int(scale[:-3]) * 2 + 1, 2) if variant == GPU else (1, 2)
-        case = f'{entry.stage}/{variant}/{scale}'
-        fixed = [when.isoformat(), f'{check} %case={case}', system, partition, 'relion',
-                 result, case, str(tasks), str(threads), '3.1.3',
+        build = entry.build if entry.build != '*' else 'relion'
+        version = build.split('-')[1].replace('_', '.') if build.count('-') >= 2 else '3.1.3'
+        fixed = [when.isoformat(), f'{check} %case={case}', system, partition, build,
+                 result, case, str(tasks), str(threads), version,
                  'CUDA' if variant == GPU else 'ALTCPU' if variant == CPU_ALTCPU else 'plain',
                  '', '', 'simulated', 'miniature', entry.source, str(100000 + number)]
         path = Path(folder) / 'perflogs' / system / partition / f'{check}.log'

@@ -52,8 +52,16 @@ def _missing_podman():
     return '' if info.returncode == 0 else f'podman does not work here: {info.stderr.strip()}'
 
 
+def _missing_chromium():
+    import importlib.util
+    if not shutil.which('chromium'):
+        return 'Chromium is not installed: apt-get install chromium'
+    return '' if importlib.util.find_spec('playwright') else (
+        'playwright is not installed: pip install -e .[test] (scripts/setup does)')
+
+
 REQUIREMENTS = {'relion': _missing_relion, 'relion5': _missing_relion5, 'slurm': _missing_slurm,
-                'podman': _missing_podman}
+                'podman': _missing_podman, 'chromium': _missing_chromium}
 """Requirement name -> a function giving why it is missing ('' when present)."""
 SKIP_PREFIX = 'missing requirement '
 _found = {}

@@ -27,3 +27,16 @@ def test_an_absent_dataset_skips_with_fetch_instructions(tmp_path, runs):
     assert result.returncode == 0
     assert 'SKIP' in result.stdout and '1 skipped' in result.stdout
     assert 'scripts/fetch-dataset relion-benchmark --dest' in result.stdout
+
+
+def test_reframe_s_prefix_holds_everything_the_run_writes(tmp_path, runs):
+    """``--prefix DIR``: stage and output folders, perflogs, reports and the results
+    database under DIR, nothing under RELIONBENCH_RUNS; ``-s`` and ``-o`` still win."""
+    prefix = tmp_path / 'prefix'
+    result = reframe('--prefix', str(prefix), '-o', str(tmp_path / 'out'), '-n',
+                     '^Miniature(?!Chain).*MotionCorr', '-r', '--system', 'local', runs=runs)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert {p.name for p in prefix.iterdir()} >= {'stage', 'perflogs', 'reports', 'results.db'}
+    assert list((tmp_path / 'out').glob('local/default/*/Miniature_*/rfm_job.sh'))  # as given
+    assert not (prefix / 'output').exists()
+    assert sorted(p.name for p in runs.iterdir()) == ['tmp']     # conftest's TMPDIR only

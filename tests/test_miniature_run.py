@@ -114,6 +114,29 @@ def test_the_stages_also_run_as_a_chain(run):
     assert perf['class3d_truth_purity'] > 0.9
 
 
+@pytest.mark.requires('chromium')
+def test_the_report_of_the_run_in_a_browser(run):
+    """The report of this real run, in headless Chromium: every check's verdict on the first
+    screen, with its time and resolution against reference; every figure loads."""
+    from browser import SHOTS, open_report
+
+    from relionbench import report, results
+    _, cases, runs = run
+    index = report.write(results.load(runs), runs / 'report')
+    page = open_report(index, SHOTS / 'report-miniature-in-image.png')
+    assert page.errors == [] and page.remote == [] and page.broken == []
+    rows = [line.split('\t') for line in page.first_screen.splitlines()
+            if line.startswith('passed')]
+    checks = [c for c in cases if ' %case=' in c]
+    assert len(rows) == len(checks)
+    stages = {row[2] for row in rows}           # verdict, check, stage
+    assert {'MotionCorr', 'Refine3D_Local', 'Polish'} <= stages
+    refine = next(row for row in rows if row[2] == 'Refine3D_Local')
+    # ..., why, time, time vs reference, resolution, shells vs reference, truth FSC
+    assert refine[9].endswith(' s') and ' of ' in refine[10] and refine[11].endswith(' Å')
+    assert '(' in refine[12] and refine[13].endswith(' Å')
+
+
 def test_a_resized_miniature_runs_as_its_own_dataset(tmp_path):
     """-S MiniatureData.size: the data and the stages' sampling options follow the preset;
     its runs are another dataset, recorded, not judged by the small miniature's references."""

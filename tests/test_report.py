@@ -1,6 +1,7 @@
 """Results from perflogs and the results database, the report, and the history comparison."""
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -108,6 +109,12 @@ def test_empty_history(tmp_path):
     write_perflog(tmp_path, [perflog_line('2026-11-20T01:00:00+00:00', '14.1')])
     table = compare.compare(results.load(tmp_path))      # one run: nothing to compare with
     assert set(table.status) == {compare.NEW} and compare.flagged(table).empty
+    # the folder read is the one named, else $RFM_PREFIX (reframe --prefix), and it is said
+    env = {**os.environ, 'RFM_PREFIX': str(tmp_path), 'RELIONBENCH_RUNS': '/nonexistent'}
+    done = subprocess.run([*cli, 'compare'], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (f'relionbench: read 1 run from the results database and '
+                                   f'perflogs under {tmp_path}')
 
 
 def test_compare_in_percent_and_fourier_shells(tmp_path):
@@ -133,15 +140,20 @@ def simulated(tmp_path_factory):
 def test_report_writes_tables_and_plots(simulated, tmp_path):
     index = report.write(results.load(simulated), tmp_path / 'report', last=4)
     page = index.read_text()
-    for text in ('Miniature on scarf', 'GPU scaling', 'CPU-optimised vs plain', 'History',
-                 'Refine3D_CtfRefine', 'FAILED', '✗'):
+    for text in ('Miniature on scarf', 'GPU scaling', 'CPU-optimised vs plain',
+                 'Refine3D_CtfRefine', 'FAILED', '✗', 'refine FSC 0.143 against the truth (Å)',
+                 '<tr class="MISSED">\n<td class="verdict">MISSED</td>',
+                 '<a href="#scarf-Miniature-Refine3D_CtfRefine">', 'id="scarf-Miniature-Polish"'):
         assert text in page
-    plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').iterdir())
-    assert 'scarf_Miniature.png' in plots and 'GPU-scaling_scarf_Miniature.png' in plots
+    plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').glob('*.png'))
+    assert 'GPU-scaling_scarf_Miniature.png' in plots
+    assert {'scarf_Miniature_Polish_steps.png', 'scarf_Miniature_Polish_history.png'} <= set(plots)
     assert all((tmp_path / 'report' / 'plots' / p).read_bytes()[:4] == b'\x89PNG' for p in plots)
     table = (tmp_path / 'report' / 'csv' / 'scarf_Miniature_Class2D.csv').read_text()
     assert table.splitlines()[0].count(',') == 4            # the latest 4 runs, one column each
     assert '## Miniature on scarf' in (tmp_path / 'report' / 'tables.md').read_text()
+    summary = pd.read_csv(tmp_path / 'report' / 'csv' / 'summary.csv')
+    assert summary.verdict.iloc[0] == 'MISSED' and set(summary.verdict) <= {'MISSED', 'passed'}
 
 
 def test_gpu_scaling_and_cpu_tables_from_known_times(tmp_path):
@@ -230,3 +242,14 @@ def test_a_resized_miniature_has_its_own_history_and_ranking(tmp_path):
     ranked = sidebyside.ranking(side).set_index('dataset')
     assert ranked.loc['miniature', 'fastest'] == 'b cpu-plain'
     assert ranked.loc['miniature-96x440', 'b cpu-plain'] == 30.0
+
+
+def test_a_second_report_keeps_the_figures_whose_data_did_not_change(simulated, tmp_path):
+    out = tmp_path / 'report'
+    report.write(results.load(simulated), out, last=4)
+    drawn = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.png')}
+    (out / 'plots' / 'scarf_Miniature_Polish_steps.png').unlink()        # one gone
+    report.write(results.load(simulated), out, last=4)
+    again = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.png')}
+    assert again.keys() == drawn.keys()
+    assert [n for n in drawn if again[n] != drawn[n]] == ['scarf_Miniature_Polish_steps.png']
