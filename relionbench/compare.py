@@ -183,7 +183,7 @@ def alert_message(results, table, system=None):
         lines.append('Missed references:')
         lines += [f'- {m.name} on {m.system}:{m.partition} with {m.environ}: {m.metric} '
                   f'{m.value:.4g} {m.unit} '
-                  f'(reference {m.ref:.4g}, band {_band(m)})' for m in missed.itertuples()]
+                  f'(reference {m.ref:.4g}, band {band(m)})' for m in missed.itertuples()]
     latest = set(runs[runs.run.isin(current)][['check', 'case', 'environ']].itertuples(
         index=False))
     worse = flagged(table)
@@ -208,7 +208,7 @@ def alert_message(results, table, system=None):
     return subject, '\n'.join(header + lines)
 
 
-def _band(metric):
+def band(metric):
     low = f'{metric.low:.4g}' if pd.notna(metric.low) else '-inf'
     high = f'{metric.high:.4g}' if pd.notna(metric.high) else 'inf'
     return f'{low}..{high}'

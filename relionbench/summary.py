@@ -63,15 +63,15 @@ def _row(run, values, against):
         why = (run.fail_reason or f'{run.fail_phase or "run"} failed').splitlines()[0]
     elif missed or run.result == 'fail':
         verdict = MISSED
-        why = ', '.join(f'{metrics.label(m)} {v.value:.4g}' for m, v in
-                        missed.items()) or 'a reference missed'
+        why = ', '.join(f'{metrics.label(m)} {v.value:.4g} (band {compare.band(v)})'
+                        for m, v in missed.items()) or 'a reference missed'
     elif regressed:
         verdict = REGRESSED
         why = ', '.join(f'{metrics.label(m)} {r.step or r.change}'
                         for m, r in regressed.items())
     else:
         verdict, why = PASSED, ''
-    resolution = _first(values, RESOLUTIONS, exclude='truth')
+    resolution = _first(values, RESOLUTIONS, exclude=('truth', 'true_start'))
     truth = _first(values, TRUTH)
     began = next((r.began for r in regressed.values() if r.began), '')
     return {
@@ -94,10 +94,10 @@ def anchor(system, check, stage):
     return re.sub(r'[^A-Za-z0-9_-]+', '-', f'{system}-{check}-{stage}')
 
 
-def _first(names, suffixes, exclude=None):
+def _first(names, suffixes, exclude=()):
     for suffix in suffixes:
         found = [n for n in names if n.endswith('_' + suffix) and
-                 not (exclude and exclude in n)]
+                 not any(word in n for word in exclude)]
         if found:
             return found[0]
     return None
