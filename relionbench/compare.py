@@ -63,7 +63,7 @@ def compare(results, history=5, session=None, system=None):
         before = before[-1:] if session else before[-history:]
         past = table[before]
         counts = (~np.isnan(past)).sum(axis=0)
-        with np.errstate(all='ignore'), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)     # an all-NaN column
             medians = np.nanmedian(past, axis=0) if len(past) else counts * np.nan
         window = done[times[done] <= times[where[-1]]][-changes.WINDOW:]

@@ -146,6 +146,25 @@ def science(step, root='.'):
     return {f'{step.label}_{k}': v for k, v in values.items()}
 
 
+RESOLUTION = ('final_resolution', 'resolution')
+"""A stage's headline resolution, by suffix, the first found: RELION's own."""
+TRUTH_RESOLUTION = ('truth_fsc0143_resolution', 'true_start_fsc0143_resolution')
+"""Its FSC 0.143 against the ground truth, by suffix."""
+_AGAINST_TRUTH = ('truth', 'true_start')
+
+
+def first(names, suffixes):
+    """The first of ``names`` ending in ``_<suffix>`` (or equal to it), trying ``suffixes`` in
+    order; a suffix of RELION's own never picks a score against the truth."""
+    for suffix in suffixes:
+        truth = suffix.startswith(_AGAINST_TRUTH)
+        for name in names:
+            if (name == suffix or name.endswith('_' + suffix)) and (
+                    truth or not any(word in name for word in _AGAINST_TRUTH)):
+                return name
+    return None
+
+
 WORDS = {
     'seconds': 'time', 'peak_mib': 'peak memory', 'resolution': 'resolution',
     'final_resolution': 'final resolution', 'nr_classes': 'classes asked for',

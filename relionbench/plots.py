@@ -9,11 +9,11 @@ from matplotlib.figure import Figure
 
 from relionbench import changes, metrics, stages
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN
+from relionbench.metrics import TOTAL
 from relionbench.report import colours, layout
 from relionbench.synthetic import Size
 
 DPI = 72
-TOTAL = 'total_seconds'
 
 
 def draw(name, data, path):
@@ -54,10 +54,9 @@ def steps(values, path):
     return _save(fig, path)
 
 
-PANELS = (('total time (s)', 'time', ('total_seconds',)),
-          ('resolution (Å)', 'resolution', ('final_resolution', 'resolution')),
-          ('FSC 0.143 against the truth (Å)', 'resolution',
-           ('truth_fsc0143_resolution', 'true_start_fsc0143_resolution')),
+PANELS = (('total time (s)', 'time', (TOTAL,)),
+          ('resolution (Å)', 'resolution', metrics.RESOLUTION),
+          ('FSC 0.143 against the truth (Å)', 'resolution', metrics.TRUTH_RESOLUTION),
           ('peak memory (MiB)', 'memory', ('peak_mib',)))
 """The history panels: title, kind (relionbench.changes) and the metric suffixes, the first
 found taken (memory: the step with the largest peak)."""
@@ -118,18 +117,15 @@ def _panel_row(axes, values, chosen):
 
 
 def _pick(values, suffixes, kind):
-    """The metric of a panel: the first suffix found (for memory the largest median)."""
+    """The metric of a panel: the first suffix found (metrics.first; for memory the step
+    with the largest median)."""
     names = values.metric.unique()
-    for suffix in suffixes:
-        found = [n for n in names if n == suffix or n.endswith('_' + suffix) and
-                 (kind != 'resolution' or suffix.startswith(('truth', 'true')) or
-                  'truth' not in n and 'true_start' not in n)]
-        if found:
-            if kind == 'memory':
-                medians = values[values.metric.isin(found)].groupby('metric').value.median()
-                return medians.idxmax()
-            return found[0]
-    return None
+    if kind != 'memory':
+        return metrics.first(names, suffixes)
+    found = [n for n in names if n.endswith('_' + suffixes[0])]
+    if not found:
+        return None
+    return values[values.metric.isin(found)].groupby('metric').value.median().idxmax()
 
 
 def gpu_scaling(table, path):

@@ -16,9 +16,6 @@ from relionbench.metrics import TOTAL
 
 FAILED, MISSED, REGRESSED, PASSED = 'FAILED', 'MISSED', 'REGRESSED', 'passed'
 ORDER = {FAILED: 0, MISSED: 1, REGRESSED: 2, PASSED: 3}
-RESOLUTIONS = ('final_resolution', 'resolution')
-"""The headline resolution of a stage, by suffix (RELION's own; not against the truth)."""
-TRUTH = ('truth_fsc0143_resolution', 'true_start_fsc0143_resolution')
 COLUMNS = ('verdict', 'check', 'stage', 'variant', 'scale', 'build', 'system', 'partition',
            'why', 'time', 'time vs reference', 'resolution', 'shells vs reference',
            'truth FSC 0.143', 'since previous run', 'began', 'date', 'anchor')
@@ -71,8 +68,8 @@ def _row(run, values, against):
                         for m, r in regressed.items())
     else:
         verdict, why = PASSED, ''
-    resolution = _first(values, RESOLUTIONS, exclude=('truth', 'true_start'))
-    truth = _first(values, TRUTH)
+    resolution = metrics.first(values, metrics.RESOLUTION)
+    truth = metrics.first(values, metrics.TRUTH_RESOLUTION)
     began = next((r.began for r in regressed.values() if r.began), '')
     return {
         'verdict': verdict, 'system': run.system, 'partition': run.partition,
@@ -92,15 +89,6 @@ def anchor(system, check, stage):
     """The id of a stage's detail section in index.html."""
     import re
     return re.sub(r'[^A-Za-z0-9_-]+', '-', f'{system}-{check}-{stage}')
-
-
-def _first(names, suffixes, exclude=()):
-    for suffix in suffixes:
-        found = [n for n in names if n.endswith('_' + suffix) and
-                 not any(word in n for word in exclude)]
-        if found:
-            return found[0]
-    return None
 
 
 def _value(values, name, form):
