@@ -129,9 +129,10 @@ def _load(args):
 
 
 def cmd_report(args):
-    from relionbench import report, results
+    from relionbench.workers import Workers
     start = time.perf_counter()
-    with report.Workers() as workers:       # they import matplotlib while the results load
+    with Workers() as workers:          # they import matplotlib while the results load
+        from relionbench import report, results
         found = _load(args)
         if found is None:
             return 1

@@ -4,26 +4,24 @@
 time and resolution against reference, worst first, each linking to its stage). Then per
 system and check: the GPU scaling, CPU-optimised against plain and the builds side by side
 (tables and plots; a stage whose builds disagree on the science beyond 2 Fourier shells says
-DIFFERS), and per stage the step times of its latest runs against their bands, its history
-panels with the changes of level marked (relionbench.plots) and a table laid out like the
-published results (one column per run). The tables are also written as Markdown and CSV.
+DIFFERS), and per stage the step times of its latest runs against their bands
+(relionbench.stepbars), its history panels with the changes of level marked
+(relionbench.plots) and a table laid out like the published results (one column per run).
+The tables are also written as Markdown and CSV.
 The page needs nothing from the network.
 """
 
 import hashlib
 import json
-import multiprocessing
-import os
 import re
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment
 
-from relionbench import metrics, sidebyside, stages, summary
+from relionbench import metrics, sidebyside, stages, stepbars, summary
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU
+from relionbench.workers import Workers
 
 PALETTE = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2',
            '#7f7f7f', '#bcbd22', '#17becf')
@@ -42,25 +40,23 @@ def write(results, out, last=10, workers=None):
     runs = results.runs
     values = results.values.merge(runs[list(PLOT_COLUMNS)], on='run')
     by_stage = dict(iter(values.groupby(['system', 'check', 'stage'], sort=False)))
-    overviews, tasks = {}, []
-    for (system, check, stage), mine in by_stage.items():
-        tasks.append(('steps', mine, f'{_slug(system, check, stage)}_steps.png'))
-        tasks.append(('panels', mine, f'{_slug(system, check, stage)}_history.png'))
-    for system, check in sorted({key[:2] for key in by_stage}):
-        mine = pd.concat([v for key, v in by_stage.items() if key[:2] == (system, check)])
-        for title, table, figure in OVERVIEWS:
-            overviews[system, check, title] = table(mine)
-            tasks.append((figure, overviews[system, check, title],
-                          f'{_slug(title, system, check)}.png'))
-    tasks.sort(key=lambda task: -len(task[1]))          # the longest first
-    before, digests = _digests(out / 'plots'), {}
+    before, digests, futures = _digests(out / 'plots'), {}, {}
     with workers or Workers() as pool:
         verdicts = pool.submit(summary.table, results)     # a worker has ruptures imported
-        futures = {}
-        for figure, data, name in tasks:
+
+        def draw(figure, data, name):
             digests[name] = digest = _digest(figure, data)
             if before.get(name) != digest or not (out / 'plots' / name).exists():
                 futures[name] = pool.submit(_draw, figure, data, out / 'plots' / name)
+
+        for (system, check, stage), mine in sorted(by_stage.items(), key=lambda i: -len(i[1])):
+            draw('panels', mine, f'{_slug(system, check, stage)}_history.svg')
+        overviews = {}
+        for system, check in sorted({key[:2] for key in by_stage}):
+            mine = pd.concat([v for key, v in by_stage.items() if key[:2] == (system, check)])
+            for title, table, figure in OVERVIEWS:
+                overviews[system, check, title] = table(mine)
+                draw(figure, overviews[system, check, title], f'{_slug(title, system, check)}.svg')
         sections, markdown = _tables(runs, by_stage, overviews, out, last)
         drawn = {name: f.result() for name, f in futures.items()}
         verdicts = verdicts.result()
@@ -102,21 +98,22 @@ def _tables(runs, by_stage, overviews, out, last):
             table = overviews.get((system, check, title))      # none: no run logged values
             if table is not None and not table.empty:
                 section['plots'].append({'title': title, 'table': _html_table(table, False),
-                                         'src': f'plots/{_slug(title, system, check)}.png'})
+                                         'src': f'plots/{_slug(title, system, check)}.svg'})
                 markdown += [f'### {title}', '', table.to_markdown(index=False), '']
         for stage in stages.stage_order(check, check_runs.stage.unique()):
             stage_runs = check_runs[check_runs.stage == stage]
             slug = _slug(system, check, stage)
-            table = run_table(stage_runs.tail(last), by_stage.get((system, check, stage)))
+            mine = by_stage.get((system, check, stage))
+            table = run_table(stage_runs.tail(last), mine)
             table.to_csv(out / 'csv' / f'{slug}.csv')
             section['stages'].append({
                 'name': stage, 'shown': min(last, len(stage_runs)), 'total': len(stage_runs),
                 'table': _html_table(table), 'csv': f'csv/{slug}.csv',
                 'anchor': summary.anchor(system, check, stage),
-                'colours': [(layout(*key), colour) for key, colour in
-                            colours(by_stage[system, check, stage]).items()]
-                if (system, check, stage) in by_stage else [],
-                'figures': [f'plots/{slug}_steps.png', f'plots/{slug}_history.png']})
+                'colours': [(layout(*key), colour) for key, colour in colours(mine).items()]
+                if mine is not None else [],
+                'bars': stepbars.bars(mine, colours(mine), layout) if mine is not None else [],
+                'figures': [f'plots/{slug}_history.svg']})
             markdown += [f'### {stage}', '', table.to_markdown(), '']
         sections.append(section)
     return sections, markdown
@@ -144,7 +141,8 @@ def _digest(figure, data):
 def colours(values):
     """{(build, case): colour} of a stage's layouts and builds, as relionbench.plots draws
     them and the page names them."""
-    keys = sorted(set(zip(values.environ, values.case)))
+    kinds = values[['environ', 'case']].drop_duplicates()
+    keys = sorted(zip(kinds.environ, kinds.case))
     return {key: PALETTE[n % 10] for n, key in enumerate(keys)}
 
 
@@ -156,24 +154,6 @@ def layout(build, case):
 def _draw(figure, data, path):
     from relionbench import plots
     return plots.draw(figure, data, path)
-
-
-def _warm_up():
-    import ruptures  # noqa: F401  (both imports take seconds: done while the results are read)
-
-    import relionbench.plots  # noqa: F401
-
-
-class Workers(ProcessPoolExecutor):
-    """Processes that draw the figures, one per core, started at once so that they import
-    matplotlib while the parent reads the results."""
-
-    def __init__(self, workers=None):
-        method = 'fork' if sys.platform == 'linux' else 'spawn'
-        super().__init__(workers or os.cpu_count() or 1,
-                         mp_context=multiprocessing.get_context(method))
-        for _ in range(self._max_workers):
-            self.submit(_warm_up)
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -294,6 +274,15 @@ span.count { padding: 1px 6px; margin-right: 4px; }
 span.FAILED { background: #f8c0c0; } span.MISSED { background: #fde2b0; }
 span.REGRESSED { background: #fff3a0; } span.passed { background: #d4f0d4; }
 img { max-width: 100%; }
+table.bars { margin: 0.5em 0; }
+table.bars caption { text-align: left; font-size: 12px; }
+table.bars th, table.bars td.layout { text-align: left; }
+table.bars td.bar { width: 320px; }
+table.bars td.bar div { position: relative; height: 12px; }
+table.bars span { position: absolute; left: 0; top: 1px; height: 10px; }
+table.bars i { position: absolute; top: 5px; height: 2px; background: #000; }
+table.bars b { position: absolute; top: 0; height: 12px; width: 2px; margin-left: -1px;
+               background: #000; }
 p.legend { font-size: 12px; }
 </style></head><body>
 <h1>RELION benchmark results</h1>
@@ -322,7 +311,17 @@ CSV (in csv/). ✗ marks a missed reference.</p>
 <h3 id="{{ stage.anchor }}">{{ stage.name }}</h3>
 {% if stage.figures %}<p class="legend">{% for name, colour in stage.colours %}
 <span style="color:{{ colour }}">&#9632;</span> {{ name }}&nbsp; {% endfor %}</p>{% endif %}
-{% for figure in stage.figures %}<p><img src="{{ figure }}" alt="{{ stage.name }}"></p>
+{% if stage.bars %}<table class="bars"><caption>Step times of the latest run of each layout:
+the band as a line, the reference as a tick</caption>
+{% for group in stage.bars %}{% for row in group.rows %}<tr>{% if loop.first %}
+<th rowspan="{{ group.rows | length }}">{{ group.step }}</th>{% endif %}
+<td class="layout">{{ row.layout }}</td><td class="bar"><div>
+<span style="width:{{ row.width or 0 }}%;background:{{ row.colour }}"></span>
+{% if row.high is not none %}<i style="left:{{ row.low }}%;width:{{ row.high - row.low }}%"></i>
+{% endif %}{% if row.ref is not none %}<b style="left:{{ row.ref }}%"></b>{% endif %}
+</div></td><td>{{ row.text }}</td></tr>
+{% endfor %}{% endfor %}</table>{% endif %}
+{% for figure in stage.figures %}<p><img src="{{ figure }}" alt="{{ stage.name }} history"></p>
 {% endfor %}
 <p>Latest {{ stage.shown }} of {{ stage.total }} runs (<a href="{{ stage.csv }}">CSV</a>).</p>
 {{ stage.table | safe }}

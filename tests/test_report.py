@@ -5,6 +5,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
@@ -145,10 +146,15 @@ def test_report_writes_tables_and_plots(simulated, tmp_path):
                  '<tr class="MISSED">\n<td class="verdict">MISSED</td>',
                  '<a href="#scarf-Miniature-Refine3D_CtfRefine">', 'id="scarf-Miniature-Polish"'):
         assert text in page
-    plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').glob('*.png'))
-    assert 'GPU-scaling_scarf_Miniature.png' in plots
-    assert {'scarf_Miniature_Polish_steps.png', 'scarf_Miniature_Polish_history.png'} <= set(plots)
-    assert all((tmp_path / 'report' / 'plots' / p).read_bytes()[:4] == b'\x89PNG' for p in plots)
+    plots = sorted(p.name for p in (tmp_path / 'report' / 'plots').glob('*.svg'))
+    assert {'GPU-scaling_scarf_Miniature.svg', 'scarf_Miniature_Polish_history.svg'} <= set(plots)
+    for name in plots:              # well-formed SVG, its text kept as text
+        tree = ElementTree.parse(tmp_path / 'report' / 'plots' / name)
+        assert tree.getroot().tag == '{http://www.w3.org/2000/svg}svg'
+    history = (tmp_path / 'report' / 'plots' / 'scarf_Miniature_Polish_history.svg').read_text()
+    assert 'total time (s)</text>' in history and '<polyline' in history
+    # the step times of the latest runs as bars against their bands, on the page itself
+    assert '<table class="bars">' in page and '<th rowspan=' in page
     table = (tmp_path / 'report' / 'csv' / 'scarf_Miniature_Class2D.csv').read_text()
     assert table.splitlines()[0].count(',') == 4            # the latest 4 runs, one column each
     assert '## Miniature on scarf' in (tmp_path / 'report' / 'tables.md').read_text()
@@ -247,9 +253,9 @@ def test_a_resized_miniature_has_its_own_history_and_ranking(tmp_path):
 def test_a_second_report_keeps_the_figures_whose_data_did_not_change(simulated, tmp_path):
     out = tmp_path / 'report'
     report.write(results.load(simulated), out, last=4)
-    drawn = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.png')}
-    (out / 'plots' / 'scarf_Miniature_Polish_steps.png').unlink()        # one gone
+    drawn = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.svg')}
+    (out / 'plots' / 'scarf_Miniature_Polish_history.svg').unlink()        # one gone
     report.write(results.load(simulated), out, last=4)
-    again = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.png')}
+    again = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.svg')}
     assert again.keys() == drawn.keys()
-    assert [n for n in drawn if again[n] != drawn[n]] == ['scarf_Miniature_Polish_steps.png']
+    assert [n for n in drawn if again[n] != drawn[n]] == ['scarf_Miniature_Polish_history.svg']
