@@ -45,6 +45,7 @@ from relionbench.constants import (
     VARIANT_BUILDS,
     VARIANT_FEATURES,
     X_CALIBRATE,
+    X_CORES,
     X_DATA_ROOT,
     X_GPU_EMULATED,
     X_GPU_THREADS,
@@ -134,7 +135,8 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                                             extras.get(X_GPU_THREADS, tuning.GPU_THREADS))
             self.extra_resources = {'gpu': {'num_gpus_per_node': self.layout.gpus_per_node}}
         else:
-            self.layout = tuning.cpu_layout(self.case.scale)
+            self.layout = tuning.cpu_layout(self.case.scale, extras.get(X_CORES),
+                                            extras.get(X_MAX_NODES, 1))
         self.num_tasks = self.layout.tasks
         self.num_cpus_per_task = self.layout.threads
         if self.layout.nodes > 1:
@@ -317,11 +319,21 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     def collect_metrics(self):
         steps = records.read_steps(self.stagedir)
         values = {'total_seconds': sum(r.seconds for r in steps)}
+        placement = ['step\trank\tnode\tpeak_mib\tnode_by_relion']
         for record, step in zip(steps, self.stage.steps):
             values[f'{step.label}_seconds'] = record.seconds
-            values[f'{step.label}_peak_mib'] = records.peak_mib(self.stagedir, record.index,
-                                                               step.label)
+            ranks = records.ranks(self.stagedir, record.index, step.label)
+            nodes = records.node_peaks(self.stagedir, record.index, step.label)
+            values[f'{step.label}_peak_mib'] = max(r.peak_mib for r in ranks)
+            values[f'{step.label}_node_peak_mib'] = max(nodes.values())
+            relion = records.relion_hosts(records.log_path(self.stagedir, record.index,
+                                                           step.label))
+            placement += [f'{step.label}\t{r.rank}\t{r.host}\t{r.peak_mib:.1f}\t'
+                          f'{relion.get(r.rank, "")}' for r in ranks]
             values.update(metrics.science(step, self.stagedir))
+        if steps:       # on which node each rank of each step ran (measure.py's, RELION's)
+            Path(self.stagedir, STEPS_DIR, 'placement.tsv').write_text('\n'.join(placement) +
+                                                                      '\n')
         self.perf_variables = {
             name: sn.make_performance_function(_value(values, name), metrics.describe(name)[0])
             for name in values}

@@ -3,7 +3,9 @@
 
 Launched once per MPI rank (inside srun/mpirun), so peaks are seen on every node. It
 writes ``RECORD_PREFIX.<host>.<pid>`` holding the peak resident set size in KiB of the
-command and its children, and exits with the command's exit code. Standard library only:
+command and its children and the MPI rank the launcher gave it (srun's SLURM_PROCID, Open
+MPI's OMPI_COMM_WORLD_RANK, PMIx's PMIX_RANK; 0 outside MPI), and exits with the command's
+exit code. Standard library only:
 it runs with the login node's Python on compute nodes.
 """
 
@@ -12,6 +14,10 @@ import resource
 import socket
 import subprocess
 import sys
+
+RANKS = ('OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'SLURM_PROCID')
+"""Where a rank finds its number: mpirun's first (under mpirun inside a Slurm job,
+SLURM_PROCID is the job's, not the rank's)."""
 
 
 def main(argv):
@@ -25,8 +31,9 @@ def main(argv):
         sys.stderr.write(f'measure.py: cannot run {cmd[0]}: {err}\n')
         rc = 127
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rank = next((os.environ[v] for v in RANKS if os.environ.get(v, '').isdigit()), '0')
     with open(f'{prefix}.{socket.gethostname()}.{os.getpid()}', 'w') as out:
-        out.write(f'{peak_kib}\n')
+        out.write(f'{peak_kib} {rank}\n')
     return 128 - rc if rc < 0 else rc
 
 

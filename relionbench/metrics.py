@@ -38,7 +38,10 @@ SCIENCE = {
     'truth_tilt_angle_error': ('deg', 'error'),
     'truth_tilt_magnitude_error': ('mrad', 'error'),
 }
-STEP = {'seconds': ('s', 'time'), 'peak_mib': ('MiB', 'memory')}
+STEP = {'seconds': ('s', 'time'), 'peak_mib': ('MiB', 'memory'),
+        'node_peak_mib': ('MiB', 'memory')}
+"""Per step: its time, its largest rank's peak memory and its fullest node's (the summed
+peaks of the ranks on one node)."""
 TOTAL = 'total_seconds'
 
 
@@ -166,7 +169,8 @@ def first(names, suffixes):
 
 
 WORDS = {
-    'seconds': 'time', 'peak_mib': 'peak memory', 'resolution': 'resolution',
+    'seconds': 'time', 'peak_mib': 'peak memory', 'node_peak_mib': 'peak memory of a node',
+    'resolution': 'resolution',
     'final_resolution': 'final resolution', 'nr_classes': 'classes asked for',
     'classes_above_2pct': 'classes holding over 2 %', 'average_pmax': 'average Pmax',
     'acc_rotation': 'rotation accuracy', 'acc_translation': 'translation accuracy',

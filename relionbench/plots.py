@@ -90,7 +90,8 @@ def _pick(values, suffixes, kind):
     names = values.metric.unique()
     if kind != 'memory':
         return metrics.first(names, suffixes)
-    found = [n for n in names if n.endswith('_' + suffixes[0])]
+    found = [n for n in names if n.endswith('_' + suffixes[0]) and
+             not n.endswith('_node_' + suffixes[0])]       # a rank's peak, not a node's
     if not found:
         return None
     return values[values.metric.isin(found)].groupby('metric').value.median().idxmax()

@@ -46,13 +46,50 @@ def read_steps(stagedir):
                 for i, label, rc, t0, t1 in csv.reader(rows, delimiter='\t')]
 
 
+@dataclass(frozen=True)
+class Rank:
+    rank: int
+    host: str
+    peak_mib: float
+
+
+def ranks(stagedir, index, label):
+    """Every rank of a step (measure.py's records): its number, node and peak memory."""
+    found = []
+    for path in steps_dir(stagedir).glob(f'{index}_{label}.rss.*'):
+        fields = path.read_text().split()
+        if fields:
+            host = path.name.split('.rss.', 1)[1].rsplit('.', 1)[0]
+            rank = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+            found.append(Rank(rank, host, int(fields[0]) / 1024))
+    if not found:
+        raise FileNotFoundError(f'no memory record for step {index} {label}')
+    return sorted(found, key=lambda r: (r.rank, r.host))
+
+
 def peak_mib(stagedir, index, label):
     """Largest peak resident memory of any rank of a step, in MiB."""
-    files = steps_dir(stagedir).glob(f'{index}_{label}.rss.*')
-    peaks = [int(f.read_text().split()[0]) for f in files if f.read_text().strip()]
-    if not peaks:
-        raise FileNotFoundError(f'no memory record for step {index} {label}')
-    return max(peaks) / 1024
+    return max(r.peak_mib for r in ranks(stagedir, index, label))
+
+
+def node_peaks(stagedir, index, label):
+    """{node: the summed peak memory (MiB) of a step's ranks on it}."""
+    nodes = {}
+    for r in ranks(stagedir, index, label):
+        nodes[r.host] = nodes.get(r.host, 0.0) + r.peak_mib
+    return nodes
+
+
+RELION_HOST = re.compile(r'^\s*\+\s*(?:Leader|Master|Follower|Slave)\s*\(?\s*(\d+)\)?'
+                         r'\s+runs on host\s*=\s*(\S+)', re.M)
+"""RELION's own MPI setup lines: `` + Leader  (0) runs on host = node1`` (3.1 says Master
+and Slave, 4 and 5 Leader and Follower)."""
+
+
+def relion_hosts(log):
+    """{rank: node} as RELION printed them in a step log ({} for a step without MPI)."""
+    text = Path(log).read_text(errors='replace') if Path(log).exists() else ''
+    return {int(rank): host for rank, host in RELION_HOST.findall(text)}
 
 
 def warnings(log):

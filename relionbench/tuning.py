@@ -43,13 +43,15 @@ def gpu_layout(num_gpus, gpus_per_node, threads=GPU_THREADS):
     return Layout(gpu_ranks(num_gpus), threads, nodes, min(num_gpus, gpus_per_node))
 
 
-def cpu_layout(scale):
-    """``'23x4'`` -> 23 ranks of 4 threads."""
+def cpu_layout(scale, cores_per_node=None, max_nodes=1):
+    """``'23x4'`` -> 23 ranks of 4 threads, spread over as many nodes (up to ``max_nodes``)
+    as their cores need when each node has ``cores_per_node``."""
     try:
         tasks, threads = (int(n) for n in scale.lower().split('x'))
     except ValueError:
         raise ValueError(f'CPU scale {scale!r} must read TASKSxTHREADS, e.g. 23x4') from None
-    return Layout(tasks, threads)
+    nodes = math.ceil(tasks * threads / cores_per_node) if cores_per_node else 1
+    return Layout(tasks, threads, max(1, min(nodes, max_nodes, tasks)))
 
 
 def intel_layout(cores_per_node, nodes=1):

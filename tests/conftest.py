@@ -33,6 +33,15 @@ def _missing_slurm():
     return '' if up else 'the Slurm pseudo-cluster is not up: run scripts/slurm-pseudo-cluster up'
 
 
+def _missing_nodes():
+    if _missing_slurm():
+        return _missing_slurm()
+    state = Path(os.environ.get('RELIONBENCH_SLURM_DIR', '/tmp/relionbench-slurm')) / 'nodes'
+    count = int(state.read_text()) if state.exists() else 1
+    return '' if count >= 2 else (f'the Slurm pseudo-cluster has {count} node: take it down '
+                                  'and run scripts/slurm-pseudo-cluster up --nodes 3')
+
+
 SHARED_RELION = '/opt/relion-5.0.1-altcpu'
 
 
@@ -61,7 +70,7 @@ def _missing_chromium():
 
 
 REQUIREMENTS = {'relion': _missing_relion, 'relion5': _missing_relion5, 'slurm': _missing_slurm,
-                'podman': _missing_podman, 'chromium': _missing_chromium}
+                'nodes': _missing_nodes, 'podman': _missing_podman, 'chromium': _missing_chromium}
 """Requirement name -> a function giving why it is missing ('' when present)."""
 SKIP_PREFIX = 'missing requirement '
 _found = {}

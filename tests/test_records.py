@@ -12,7 +12,27 @@ def test_measure_records_peak_memory_and_exit_code(tmp_path):
                           '--', sys.executable, '-c', grow])
     assert rc == 3
     (record,) = list(tmp_path.glob('0_x.rss.*'))
-    assert int(record.read_text()) > 80 * 1024
+    peak, rank = record.read_text().split()
+    assert int(peak) > 80 * 1024 and rank == '0'
+
+
+def test_ranks_nodes_and_relion_hosts(tmp_path):
+    steps = records.steps_dir(tmp_path)
+    steps.mkdir()
+    for rank, host, kib in ((0, 'rbnode1', 1024), (1, 'rbnode1', 2048), (2, 'rbnode2', 4096)):
+        (steps / f'0_refine.rss.{host}.{100 + rank}').write_text(f'{kib} {rank}\n')
+    assert [(r.rank, r.host) for r in records.ranks(tmp_path, 0, 'refine')] == [
+        (0, 'rbnode1'), (1, 'rbnode1'), (2, 'rbnode2')]
+    assert records.peak_mib(tmp_path, 0, 'refine') == 4.0
+    assert records.node_peaks(tmp_path, 0, 'refine') == {'rbnode1': 3.0, 'rbnode2': 4.0}
+    log = steps / '0_refine.log'
+    log.write_text(' === RELION MPI setup ===\n + Number of MPI processes  = 3\n'
+                   ' + Leader  (0) runs on host            = rbnode1\n'
+                   ' + Follower     1 runs on host            = rbnode1\n'
+                   ' + Follower     2 runs on host            = rbnode2\n')
+    assert records.relion_hosts(log) == {0: 'rbnode1', 1: 'rbnode1', 2: 'rbnode2'}
+    log.write_text(' + Master  (0) runs on host = a\n + Slave     1 runs on host = b\n')
+    assert records.relion_hosts(log) == {0: 'a', 1: 'b'}
 
 
 def test_measure_reports_a_missing_program(tmp_path):

@@ -1,13 +1,16 @@
-"""The Slurm pseudo-cluster of scripts/slurm-pseudo-cluster: one node on 127.0.0.1.
+"""The Slurm pseudo-cluster of scripts/slurm-pseudo-cluster: as many nodes as it was brought
+up with (``up --nodes N``; its state folder says how many), each with this machine's cores.
 
 Never chosen by hostname: select it with ``--system ci-slurm``. Partition ``cpu`` launches
 MPI with srun (PMIx), ``cpu-mpirun`` with mpirun inside the same Slurm partition, and
 ``gpu`` requests the fake GPU GRES and runs RELION on the CPU (no ``--gpu``). Builds: those
 of this machine (relionbench.builds), each declared a CUDA build on the emulated GPUs too.
 Images run with podman where it is installed (one node: the job's container is on it).
+A stage whose ranks and threads need more cores than a node has spreads over the nodes.
 """
 
 import os
+from pathlib import Path
 
 from common import RUNS, environments, names, podman_runtime, system
 
@@ -19,8 +22,20 @@ ROOT_MPI = [    # the pseudo-cluster runs jobs as root; Open MPI refuses root un
     ['OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', '1'],
     ['OMPI_MCA_rmaps_base_oversubscribe', '1'],
 ]
-SPOOL = f"{os.environ.get('RELIONBENCH_SLURM_DIR', '/tmp/relionbench-slurm')}/spool"
-EXTRAS = {c.X_CORES: 8, c.X_GPUS: 0, c.X_MAX_NODES: 1, c.X_MEM_GB: 16,
+STATE = Path(os.environ.get('RELIONBENCH_SLURM_DIR', '/tmp/relionbench-slurm'))
+SPOOL = f'{STATE}/spool'
+
+
+def _nodes():
+    """How many nodes the pseudo-cluster was brought up with (1 when it is not up)."""
+    try:
+        return max(1, int((STATE / 'nodes').read_text()))
+    except (OSError, ValueError):
+        return 1
+
+
+NODES = _nodes()
+EXTRAS = {c.X_CORES: os.cpu_count() or 1, c.X_GPUS: 0, c.X_MAX_NODES: NODES, c.X_MEM_GB: 16,
           c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: '',
           # srun's PMIx server keeps each step's files in slurmd's spool: ranks in an image
           # must see them

@@ -1,0 +1,32 @@
+"""Several nodes for real: the pseudo-cluster brought up with ``--nodes 3`` (each slurmd in
+network and UTS namespaces of its own), a miniature stage whose 3 MPI ranks need more cores
+than a node has spreads over 2 nodes, through srun (PMIx) and through mpirun, and the
+record says on which node each rank ran, as RELION itself printed it."""
+
+import csv
+import re
+
+import pytest
+from test_faults import REFINE, perflog, run
+
+nodes = pytest.mark.requires('relion', 'nodes')
+
+
+@nodes
+def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs):
+    result = run(*REFINE, runs=runs, system='ci-slurm', timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:]
+    for partition, launcher in (('cpu', 'srun'), ('cpu-mpirun', 'mpirun')):
+        job = next(runs.glob(f'output/*/ci-slurm/{partition}/*/Miniature_*/rb_steps'))
+        script = (job.parent / 'rfm_job.sh').read_text()
+        assert '#SBATCH --ntasks=3\n' in script and '#SBATCH --ntasks-per-node=2\n' in script
+        assert re.search(rf'rb_step 0 refine {launcher}\b', script), script
+        with open(job / 'placement.tsv') as rows:
+            refine = [r for r in csv.DictReader(rows, delimiter='\t') if r['step'] == 'refine']
+        assert sorted(r['rank'] for r in refine) == ['0', '1', '2']
+        assert len({r['node'] for r in refine}) == 2, refine       # two nodes, really
+        assert {r['node'] for r in refine} <= {'rbnode1', 'rbnode2', 'rbnode3'}
+        # the node measure.py saw each rank on is the one RELION says it ran on
+        assert all(r['node'] == r['node_by_relion'] for r in refine), refine
+        logged = perflog(runs, 'ci-slurm', partition)
+        assert re.search(r'\|refine_node_peak_mib\|[\d.]+\|MiB\|', logged), logged[-2000:]
