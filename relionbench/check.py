@@ -10,6 +10,7 @@ warning, and reports per-step time and memory plus the science metrics against
 import functools
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -303,8 +304,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             return f'job {self.job.jobid} reached its time limit ({self.time_limit})'
         if state in ('CANCELLED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'DEADLINE',
                      'BOOT_FAIL'):
-            return f'job {self.job.jobid} ended {state}' + (
-                ' (scancel or an administrator)' if state == 'CANCELLED' else '')
+            why = {'CANCELLED': ' (scancel or an administrator)',
+                   'NODE_FAIL': _failed_nodes(self.job.nodelist)}.get(state, '')
+            return f'job {self.job.jobid} ended {state}{why}'
         return ''
 
     @run_before('sanity')
@@ -337,6 +339,23 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.perf_variables = {
             name: sn.make_performance_function(_value(values, name), metrics.describe(name)[0])
             for name in values}
+
+
+def _failed_nodes(nodes):
+    """': node rbnode2 down (Not responding)' for the nodes of a job Slurm took down, as sinfo
+    says ('' when it cannot tell)."""
+    if not nodes:
+        return ''
+    try:
+        found = subprocess.run(['sinfo', '-h', '-N', '-n', ','.join(nodes), '-o', '%N|%T|%E'],
+                               capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ''
+    bad = sorted({f'{node} {state.rstrip("*")} ({reason})' for node, state, reason in
+                  (line.split('|', 2) for line in found.splitlines() if line.count('|') == 2)
+                  if state.rstrip('*~#').lower() not in ('idle', 'mixed', 'allocated',
+                                                         'completing')})
+    return f': node {", ".join(bad)}' if bad else ''
 
 
 def _in_double_quotes(text):

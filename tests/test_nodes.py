@@ -5,9 +5,12 @@ record says on which node each rank ran, as RELION itself printed it."""
 
 import csv
 import re
+import subprocess
+import time
 
 import pytest
-from test_faults import REFINE, perflog, run
+from conftest import CLUSTER, stand_in
+from test_faults import MOTIONCORR, REFINE, failed, perflog, run
 
 nodes = pytest.mark.requires('relion', 'nodes')
 
@@ -30,3 +33,30 @@ def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs):
         assert all(r['node'] == r['node_by_relion'] for r in refine), refine
         logged = perflog(runs, 'ci-slurm', partition)
         assert re.search(r'\|refine_node_peak_mib\|[\d.]+\|MiB\|', logged), logged[-2000:]
+
+
+def _restore():
+    """Bring back whatever a fault took down (up is idempotent: it restarts what is gone)."""
+    done = subprocess.run([str(CLUSTER), 'up', '--nodes', '3'], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@nodes
+def test_a_node_dying_mid_step_fails_the_check_naming_the_step_and_the_node(runs, tmp_path):
+    """Every process of rbnode2 (its slurmd, the step's daemon and the rank on it) is killed
+    while Refine3D runs its 3 ranks over rbnode1 and rbnode2; MotionCorr, in the same
+    session, keeps its result."""
+    fakes = stand_in(tmp_path / 'bin', 'relion_refine_mpi',
+                     '[ "$(hostname)" = rbnode2 ] && '
+                     '(sleep 5; kill -9 $(ip netns pids rb-node2)) >/dev/null 2>&1 &\n'
+                     'exec "$REAL" "$@"')
+    start = time.monotonic()
+    try:
+        result = run(*MOTIONCORR[:1], MOTIONCORR[1] + '|' + REFINE[1][1:], runs=runs,
+                     fakes=fakes, timeout=600)
+    finally:
+        _restore()
+    failed(result, 'step 0 refine (relion_refine_mpi)')
+    assert 'rbnode2' in result.stdout, result.stdout[-3000:]
+    assert time.monotonic() - start < 300
+    assert '|pass|MotionCorr/cpu-plain/1x2|' in perflog(runs, 'ci-slurm', 'cpu')
