@@ -325,7 +325,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         for record, step in zip(steps, self.stage.steps):
             values[f'{step.label}_seconds'] = record.seconds
             ranks = records.ranks(self.stagedir, record.index, step.label)
-            nodes = records.node_peaks(self.stagedir, record.index, step.label)
+            nodes = records.node_peaks(ranks)
             values[f'{step.label}_peak_mib'] = max(r.peak_mib for r in ranks)
             values[f'{step.label}_node_peak_mib'] = max(nodes.values())
             relion = records.relion_hosts(records.log_path(self.stagedir, record.index,

@@ -72,10 +72,10 @@ def peak_mib(stagedir, index, label):
     return max(r.peak_mib for r in ranks(stagedir, index, label))
 
 
-def node_peaks(stagedir, index, label):
-    """{node: the summed peak memory (MiB) of a step's ranks on it}."""
+def node_peaks(found):
+    """{node: the summed peak memory (MiB) of the ranks (``ranks``) on it}."""
     nodes = {}
-    for r in ranks(stagedir, index, label):
+    for r in found:
         nodes[r.host] = nodes.get(r.host, 0.0) + r.peak_mib
     return nodes
 

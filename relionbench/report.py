@@ -104,15 +104,15 @@ def _tables(runs, by_stage, overviews, out, last):
             stage_runs = check_runs[check_runs.stage == stage]
             slug = _slug(system, check, stage)
             mine = by_stage.get((system, check, stage))
+            palette = colours(mine) if mine is not None else {}
             table = run_table(stage_runs.tail(last), mine)
             table.to_csv(out / 'csv' / f'{slug}.csv')
             section['stages'].append({
                 'name': stage, 'shown': min(last, len(stage_runs)), 'total': len(stage_runs),
                 'table': _html_table(table), 'csv': f'csv/{slug}.csv',
                 'anchor': summary.anchor(system, check, stage),
-                'colours': [(layout(*key), colour) for key, colour in colours(mine).items()]
-                if mine is not None else [],
-                'bars': stepbars.bars(mine, colours(mine), layout) if mine is not None else [],
+                'colours': [(layout(*key), colour) for key, colour in palette.items()],
+                'bars': stepbars.bars(mine, palette, layout) if mine is not None else [],
                 'figures': [f'plots/{slug}_history.svg']})
             markdown += [f'### {stage}', '', table.to_markdown(), '']
         sections.append(section)

@@ -24,7 +24,8 @@ def test_ranks_nodes_and_relion_hosts(tmp_path):
     assert [(r.rank, r.host) for r in records.ranks(tmp_path, 0, 'refine')] == [
         (0, 'rbnode1'), (1, 'rbnode1'), (2, 'rbnode2')]
     assert records.peak_mib(tmp_path, 0, 'refine') == 4.0
-    assert records.node_peaks(tmp_path, 0, 'refine') == {'rbnode1': 3.0, 'rbnode2': 4.0}
+    assert records.node_peaks(records.ranks(tmp_path, 0, 'refine')) == {'rbnode1': 3.0,
+                                                                        'rbnode2': 4.0}
     log = steps / '0_refine.log'
     log.write_text(' === RELION MPI setup ===\n + Number of MPI processes  = 3\n'
                    ' + Leader  (0) runs on host            = rbnode1\n'
