@@ -7,6 +7,10 @@ MPI with srun (PMIx), ``cpu-mpirun`` with mpirun inside the same Slurm partition
 of this machine (relionbench.builds), each declared a CUDA build on the emulated GPUs too.
 Images run with podman where it is installed (one node: the job's container is on it).
 A stage whose ranks and threads need more cores than a node has spreads over the nodes.
+
+Brought up ``--like SYSTEM``, its partitions are that system's instead: the same names,
+access options (``--partition``, ``--constraint``, ``--exclusive``) and declared cores, GPUs
+and nodes, with this machine's builds, so a stage runs through that site's job options.
 """
 
 import os
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from common import RUNS, environments, names, podman_runtime, system
 
-from relionbench import builds
+from relionbench import builds, clustershape
 from relionbench import constants as c
 
 ROOT_MPI = [    # the pseudo-cluster runs jobs as root; Open MPI refuses root unless told
@@ -35,6 +39,9 @@ def _nodes():
 
 
 NODES = _nodes()
+LIKE = (STATE / 'like').read_text().strip() if (STATE / 'like').is_file() else ''
+LAYOUT = (c.X_CORES, c.X_GPUS, c.X_MAX_NODES, c.X_MEM_GB, c.X_GPU_THREADS)
+"""The extras a --like partition takes from the system it mirrors: what shapes its layouts."""
 EXTRAS = {c.X_CORES: os.cpu_count() or 1, c.X_GPUS: 0, c.X_MAX_NODES: NODES, c.X_MEM_GB: 16,
           c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: '',
           # srun's PMIx server keeps each step's files in slurmd's spool: ranks in an image
@@ -66,12 +73,30 @@ def partition(name, descr, slurm_partition, launcher, features, **extras):
     return entry
 
 
-system = system('ci-slurm', 'Slurm pseudo-cluster (scripts/slurm-pseudo-cluster)', [], [
+def mirrored(like, part):
+    """ci-slurm's partition for partition ``part`` of system ``like``."""
+    features = [f for f in part['features'] if f not in (c.FEAT_APPTAINER, c.FEAT_SINGULARITY)]
+    extras = {k: v for k, v in part['extras'].items() if k in LAYOUT}
+    if c.FEAT_GPU in features:
+        extras[c.X_GPU_EMULATED] = True
+    entry = partition(part['name'], f'like {like}: {part["descr"]}', '', 'srun', features,
+                      **extras)
+    entry['access'] = list(part.get('access', []))
+    return entry
+
+
+PARTITIONS = [
     partition('cpu', 'Slurm partition cpu, MPI through srun', 'cpu', 'srun', [c.FEAT_CPU]),
     partition('cpu-mpirun', 'Slurm partition cpu, MPI through mpirun', 'cpu', 'mpirun',
               [c.FEAT_CPU]),
     partition('gpu', 'Slurm partition gpu: fake GPUs, RELION on the CPU', 'gpu', 'srun',
               [c.FEAT_GPU], **{c.X_GPUS: 4, c.X_GPU_EMULATED: True}),
-])
+]
+if LIKE:
+    PARTITIONS = [mirrored(LIKE, p) for p in clustershape.system_module(LIKE).system['partitions']
+                  if p.get('scheduler') == 'slurm']
+
+system = system('ci-slurm', 'Slurm pseudo-cluster (scripts/slurm-pseudo-cluster)'
+                + (f', shaped like {LIKE}' if LIKE else ''), [], PARTITIONS)
 
 environments = environments('ci-slurm', BUILDS + GPU_BUILDS)
