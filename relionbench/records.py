@@ -18,6 +18,8 @@ WARNINGS = (
     (re.compile(r'compiled without CUDA'), 'this RELION cannot use the GPU it was asked for'),
 )
 """RELION carries on after these: the run would silently measure something else."""
+SCRATCH_FULL = re.compile(r'Warning: scratch space full on (.+?)\. Remaining (\d+) particles')
+ON_SCRATCH = re.compile(r'there are (\d+) particles on the scratch disk')
 
 
 @dataclass(frozen=True)
@@ -100,4 +102,16 @@ def warnings(log):
         for line in text.splitlines():
             if pattern.search(line):
                 found.append(f'{meaning}: {line.strip()}')
-    return found
+    return found + scratch_full(text)
+
+
+def scratch_full(text):
+    """RELION's --scratch_dir too small for the particles: it only warns and reads the rest
+    from where they are, so the run measures something else. One message per host, with
+    how many particles it copied (RELION's own count) and how many it did not."""
+    copied = sum(int(n) for n in ON_SCRATCH.findall(text))
+    return [f'the scratch folder (--scratch_dir) was too small on {host}: RELION copied '
+            f'{copied} particles to it and reads the other {left} from where they are, which '
+            'is not the run benchmarked; give it more free space than --keep_free_scratch '
+            '(10 GB unless set) plus the particles, or run without scratch'
+            for host, left in dict(SCRATCH_FULL.findall(text)).items()]

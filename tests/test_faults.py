@@ -21,8 +21,8 @@ MOTIONCORR = ['-n', '^Miniature.*MotionCorr/cpu-plain']
 REFINE = ['-n', '^Miniature.*Refine3D_Local/cpu-plain']
 
 
-def run(*args, runs, fakes=None, system='ci-slurm:cpu', timeout=600, prefix=()):
-    env = {'PATH': f'{fakes}:{os.environ["PATH"]}'} if fakes else None
+def run(*args, runs, fakes=None, system='ci-slurm:cpu', timeout=600, prefix=(), env=None):
+    env = {**(env or {}), **({'PATH': f'{fakes}:{os.environ["PATH"]}'} if fakes else {})}
     return reframe('-r', '--system', system, *args, runs=runs, env=env, timeout=timeout,
                    prefix=prefix)
 

@@ -16,8 +16,10 @@ nodes = pytest.mark.requires('relion', 'nodes')
 
 
 @nodes
-def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs):
-    result = run(*REFINE, runs=runs, system='ci-slurm', timeout=900)
+def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs, tmp_path):
+    """With a scratch folder per job (``--scratch_dir``): RELION copies every particle."""
+    scratch = {'RELIONBENCH_SCRATCH': f'{tmp_path}/scratch/$SLURM_JOB_ID'}
+    result = run(*REFINE, runs=runs, system='ci-slurm', timeout=900, env=scratch)
     assert result.returncode == 0, result.stdout[-4000:]
     for partition, launcher in (('cpu', 'srun'), ('cpu-mpirun', 'mpirun')):
         job = next(runs.glob(f'output/*/ci-slurm/{partition}/*/Miniature_*/rb_steps'))
@@ -33,6 +35,24 @@ def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs):
         assert all(r['node'] == r['node_by_relion'] for r in refine), refine
         logged = perflog(runs, 'ci-slurm', partition)
         assert re.search(r'\|refine_node_peak_mib\|[\d.]+\|MiB\|', logged), logged[-2000:]
+        log = (job / '0_refine.log').read_text()
+        assert f'Copying particles to scratch directory: {tmp_path}/scratch/' in log
+        assert 'For optics_group 1, there are 330 particles on the scratch disk.' in log, log
+
+
+@nodes
+def test_a_scratch_folder_too_small_fails_the_check_with_what_was_copied(runs, tmp_path):
+    """--scratch_dir on a 4 MiB tmpfs: RELION (on rbnode1, where its first follower runs)
+    copies none of the 330 particles and only warns; the check fails saying so."""
+    small = tmp_path / 'scratch'
+    small.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(small)], check=True)
+    try:
+        result = run(*REFINE, runs=runs, env={'RELIONBENCH_SCRATCH': str(small)})
+    finally:
+        subprocess.run(['umount', str(small)], check=True)
+    failed(result, 'step 0 refine: the scratch folder (--scratch_dir) was too small on rbnode1:'
+           ' RELION copied 0 particles to it and reads the other 330 from where they are')
 
 
 def _restore():

@@ -52,6 +52,13 @@ def test_warnings_found(tmp_path):
     assert 'cannot use the GPU' in records.warnings(log)[0]
     log.write_text(' Running CPU instructions in double precision.\n')
     assert records.warnings(log) == []
+    # RELION 3.1 and 5.0 word it so (src/exp_model.cpp)
+    log.write_text(' + On host node7: free scratch space = 10.5 Gb.\n'
+                   ' Warning: scratch space full on node7. Remaining 120 particles will be read '
+                   'from where they were.\n'
+                   ' For optics_group 1, there are 200 particles on the scratch disk.\n')
+    (found,) = records.warnings(log)
+    assert 'too small on node7: RELION copied 200 particles to it and reads the other 120' in found
 
 
 def test_job_script_stops_at_first_failure_and_records_steps(tmp_path):

@@ -43,7 +43,8 @@ LIKE = (STATE / 'like').read_text().strip() if (STATE / 'like').is_file() else '
 LAYOUT = (c.X_CORES, c.X_GPUS, c.X_MAX_NODES, c.X_MEM_GB, c.X_GPU_THREADS)
 """The extras a --like partition takes from the system it mirrors: what shapes its layouts."""
 EXTRAS = {c.X_CORES: os.cpu_count() or 1, c.X_GPUS: 0, c.X_MAX_NODES: NODES, c.X_MEM_GB: 16,
-          c.X_DATA_ROOT: f'{RUNS}/data', c.X_SCRATCH: '',
+          c.X_DATA_ROOT: f'{RUNS}/data',
+          c.X_SCRATCH: os.environ.get('RELIONBENCH_SCRATCH', ''),
           # srun's PMIx server keeps each step's files in slurmd's spool: ranks in an image
           # must see them
           c.X_IMAGE_BINDS: [SPOOL]}

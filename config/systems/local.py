@@ -43,7 +43,7 @@ system = system('local', 'This machine (embedded default)', ['.*'], [{
         X_GPUS: hostinfo.nvidia_gpus(),
         X_MAX_NODES: 1,
         X_DATA_ROOT: os.environ.get('RELIONBENCH_DATA', f'{RUNS}/data'),
-        X_SCRATCH: '',
+        X_SCRATCH: os.environ.get('RELIONBENCH_SCRATCH', ''),   # --scratch_dir, if given
         X_CALIBRATE: True,      # times judged against this machine (relionbench.calibration)
     },
 }])
