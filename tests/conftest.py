@@ -166,6 +166,23 @@ def runs(tmp_path):
     return tmp_path / 'runs'
 
 
+CLUSTERS = ('scarf', 'pearl', 'clx', 'icx')
+"""The declared cluster systems (config/systems/)."""
+
+
+@pytest.fixture(scope='session')
+def dry_runs(tmp_path_factory):
+    """{system: (results folder, reframe's output)} of one dry run of every check on each
+    cluster system, shared by the tests that read or submit its job scripts."""
+    found = {}
+    for system in CLUSTERS:
+        folder = tmp_path_factory.mktemp(f'dry-{system}')
+        result = reframe('--dry-run', '--system', system, runs=folder)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+        found[system] = folder, result.stdout
+    return found
+
+
 @pytest.fixture(scope='module')
 def generated(tmp_path_factory):
     """A miniature dataset generated once per module, to copy for the faults that alter it."""

@@ -15,16 +15,13 @@ def every_script():
 
 
 @pytest.fixture(scope='module')
-def scripts(tmp_path_factory, every_script):
+def scripts(dry_runs, every_script):
     """{(system, check display name): job script text} for every cluster system, with the
     image build of the variant (``every_script``: by (system, name, build), every build)."""
     found = {}
-    for system in ('scarf', 'pearl', 'clx', 'icx'):
-        runs = tmp_path_factory.mktemp(system)
-        result = reframe('--dry-run', '--system', system, runs=runs)
-        assert result.returncode == 0, result.stdout + result.stderr
+    for system, (runs, stdout) in dry_runs.items():
         for name, case, digest, env in re.findall(
-                r'DRY\s*\S* \] (\w+) %case=(\S+) /(\w+) @\S+?\+(\S+)', result.stdout):
+                r'DRY\s*\S* \] (\w+) %case=(\S+) /(\w+) @\S+?\+(\S+)', stdout):
             path = next(runs.glob(f'stage/*/{system}/*/{env}/{name}_{digest}/rfm_job.sh'))
             every_script[(system, f'{name} {case}', env)] = text = path.read_text()
             if env == IMAGE_BUILD[case.split('/')[1]]:

@@ -3,9 +3,11 @@ system (``up --like SYSTEM``: its partitions, node features, cores and GPUs per 
 job script of that system's dry run accepted by ``sbatch --test-only``, and a miniature stage
 run for real through the system's access options (ci-slurm mirrors the shaped system)."""
 
+import csv
 import os
 import re
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,23 @@ ACCESS = {'scarf': {'cpu': ['--partition=scarf', '--constraint=scarf17', '--excl
           'clx': {'cpu': ['--exclusive']},
           'icx': {'cpu': ['--exclusive']}}
 """The #SBATCH options the miniature MotionCorr job of each ReFrame partition must carry."""
+EIGHT_GPUS = '''
+import reframe as rfm
+from reframe.core.builtins import fixture, parameter
+
+from relionbench.check import MiniatureData, MiniatureStage
+from relionbench.stages import GPU, MINIATURE, Case
+
+
+@rfm.simple_test
+class EightGPUs(MiniatureStage):
+    workflow = MINIATURE
+    case = parameter([Case(MINIATURE.stage('Refine3D_Local'), GPU, '8gpu')],
+                     fmt=lambda case: str(case))
+    data = fixture(MiniatureData, scope='session')
+'''
+"""The miniature's Refine3D_Local at the published 8-GPU scale (its own scale is 1 GPU)."""
+GPU_NODES = {'gpu-1', 'gpu-2', 'gpu-3', 'gpu-4'}
 
 
 def cluster(*args):
@@ -55,12 +74,10 @@ def judged(script):
 @pytest.mark.requires('relion', 'slurm')
 @pytest.mark.parametrize('system', sorted(SCRIPTS))
 def test_slurm_shaped_like_a_system_accepts_its_job_scripts_and_runs_a_stage_through_them(
-        system, shaped, tmp_path):
+        system, shaped, dry_runs, tmp_path):
     said = shaped(system)
     assert f'like {system}' in said
-    dry = reframe('--dry-run', '--system', system, runs=tmp_path / 'dry')
-    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr
-    scripts = sorted((tmp_path / 'dry' / 'stage').glob(f'*/{system}/*/*/*/rfm_job.sh'))
+    scripts = sorted((dry_runs[system][0] / 'stage').glob(f'*/{system}/*/*/*/rfm_job.sh'))
     assert len(scripts) == SCRIPTS[system]
     answers = {s: judged(s) for s in scripts}
     refused = {str(s): why for s, (ok, why) in answers.items() if not ok}
@@ -74,10 +91,25 @@ def test_slurm_shaped_like_a_system_accepts_its_job_scripts_and_runs_a_stage_thr
         ok, why = judged(tmp_path / 'five.sh')
         assert not ok and 'Requested node configuration is not available' in why
 
-    # ci-slurm now mirrors the system: a stage runs for real through its access options
-    runs = tmp_path / 'runs'
-    result = reframe('-r', '--system', 'ci-slurm', '-n', '^Miniature.*MotionCorr/', runs=runs)
+    # ci-slurm now mirrors the system: a stage runs for real through its access options;
+    # on scarf also Refine3D_Local at 8 GPUs, as 2 nodes of 4 (21 ranks, RELION on the CPU)
+    runs, eight = tmp_path / 'runs', tmp_path / 'eight.py'
+    eight.write_text(EIGHT_GPUS)
+    extra = ('-c', str(eight), '-n', '^EightGPUs') if system == 'scarf' else ()
+    result = reframe('-r', '--system', 'ci-slurm', '-n', '^Miniature.*MotionCorr/', *extra,
+                     runs=runs, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
+    if system == 'scarf':
+        job = next(runs.glob('output/*/ci-slurm/gpu/*/EightGPUs_*'))
+        lines = (job / 'rfm_job.sh').read_text().splitlines()
+        for option in ('--ntasks=21', '--ntasks-per-node=11', '--gres=gpu:4'):
+            assert f'#SBATCH {option}' in lines, lines[:12]
+        with open(job / 'rb_steps' / 'placement.tsv') as rows:
+            refine = [r for r in csv.DictReader(rows, delimiter='\t') if r['step'] == 'refine']
+        per_node = Counter(r['node'] for r in refine)
+        # two of the GPU nodes (MotionCorr's job may hold one: --exclusive), 11 + 10 ranks
+        assert sorted(per_node.values()) == [10, 11] and set(per_node) < GPU_NODES, per_node
+        assert all(r['node'] == r['node_by_relion'] for r in refine)
     for partition, options in ACCESS[system].items():
         script = next(runs.glob(f'output/*/ci-slurm/{partition}/*/Miniature_*/rfm_job.sh'))
         lines = script.read_text().splitlines()
