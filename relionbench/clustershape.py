@@ -9,7 +9,7 @@ slurm.conf (without addresses: the script gives each node its own).
 import importlib.util
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from relionbench import constants as c
@@ -78,7 +78,7 @@ def partitions(system):
         raise SystemExit(f'clustershape: system {system["name"]!r} has no Slurm partition')
     if not any(p.default for p in found.values()):
         first = next(iter(found))
-        found[first] = Partition(**{**found[first].__dict__, 'default': True})
+        found[first] = replace(found[first], default=True)
     return list(found.values())
 
 

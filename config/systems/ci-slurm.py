@@ -55,13 +55,13 @@ PLATFORMS, PODMAN = podman_runtime()
 GPU_BUILDS = [builds.emulated_gpu(b) for b in BUILDS]
 
 
-def partition(name, descr, slurm_partition, launcher, features, **extras):
+def partition(name, descr, access, launcher, features, **extras):
     entry = {
         'name': name,
         'descr': descr,
         'scheduler': 'slurm',
         'launcher': launcher,
-        'access': [f'--partition={slurm_partition}'],
+        'access': list(access),
         'environs': names(GPU_BUILDS if c.FEAT_GPU in features else BUILDS),
         'features': features + PODMAN,
         'container_platforms': PLATFORMS,
@@ -80,18 +80,17 @@ def mirrored(like, part):
     extras = {k: v for k, v in part['extras'].items() if k in LAYOUT}
     if c.FEAT_GPU in features:
         extras[c.X_GPU_EMULATED] = True
-    entry = partition(part['name'], f'like {like}: {part["descr"]}', '', 'srun', features,
-                      **extras)
-    entry['access'] = list(part.get('access', []))
-    return entry
+    return partition(part['name'], f'like {like}: {part["descr"]}', part.get('access', []),
+                     'srun', features, **extras)
 
 
 PARTITIONS = [
-    partition('cpu', 'Slurm partition cpu, MPI through srun', 'cpu', 'srun', [c.FEAT_CPU]),
-    partition('cpu-mpirun', 'Slurm partition cpu, MPI through mpirun', 'cpu', 'mpirun',
+    partition('cpu', 'Slurm partition cpu, MPI through srun', ['--partition=cpu'], 'srun',
               [c.FEAT_CPU]),
-    partition('gpu', 'Slurm partition gpu: fake GPUs, RELION on the CPU', 'gpu', 'srun',
-              [c.FEAT_GPU], **{c.X_GPUS: 4, c.X_GPU_EMULATED: True}),
+    partition('cpu-mpirun', 'Slurm partition cpu, MPI through mpirun', ['--partition=cpu'],
+              'mpirun', [c.FEAT_CPU]),
+    partition('gpu', 'Slurm partition gpu: fake GPUs, RELION on the CPU', ['--partition=gpu'],
+              'srun', [c.FEAT_GPU], **{c.X_GPUS: 4, c.X_GPU_EMULATED: True}),
 ]
 if LIKE:
     PARTITIONS = [mirrored(LIKE, p) for p in clustershape.system_module(LIKE).system['partitions']
