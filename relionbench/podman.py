@@ -112,17 +112,19 @@ threads'."""
 
 class Platform(ContainerPlatform):
     """Runs a job's RELION in an image with podman as Apptainer runs it on a cluster: the
-    host's launcher starts the ranks and each runs in the image, with host network, IPC and
-    PID namespaces (the ranks of one MPI job find each other), the launcher's variables, the
-    bind points at their own paths plus the temporary folder (Open MPI's session directory),
-    the working folder set.
+    host's launcher starts the ranks and each runs in the image, with host network, IPC, PID
+    and UTS namespaces (the ranks of one MPI job find each other; RELION and the probe see
+    the node's name), the launcher's variables, the bind points at their own paths plus the
+    temporary folder (Open MPI's session directory), the working folder set.
 
-    One container per job (started by ``emit_prepare_commands``, removed when the job script
-    exits) and every rank and step ``podman exec``'d into it: runc cannot run a container
+    One container per node of the job (started by ``emit_prepare_commands``, through srun
+    on every node when the job has several; removed on each when the job script exits), and
+    every rank and step ``podman exec``'d into its own node's: runc cannot run a container
     without a cgroup of its own, and in a cgroup per rank ``sched_yield`` only yields inside
     it, so relion_refine_mpi's polling leader took a third of the CPU from its followers
     (Refine3D_Local's refine 38.0 s against 32.3 s native here; 31.6 s exec'd into one
-    container). The container is named after the stage folder and the job shell's PID."""
+    container). A node's container is ``$RB_CONTAINER-<node>``, ``$RB_CONTAINER`` named after
+    the stage folder and the job shell's PID."""
 
     name = '"$RB_CONTAINER"'
     probe_inside = True
@@ -130,31 +132,52 @@ class Platform(ContainerPlatform):
     suite's memory probe must run in the image beside it."""
 
     def emit_prepare_commands(self, stagedir):
-        """Start the job's container, or fail the job with podman's own error on one line
+        """Start the job's containers, or fail the job with podman's own error on one line
         in ``rb_steps/container.error`` (the check's sanity reports it)."""
         mounts = [*self.mount_points, ('${TMPDIR:-/tmp}', '${TMPDIR:-/tmp}')]
         if self.mount_stagedir:
             mounts.append((stagedir, self.mount_stagedir))
-        start = ' '.join([
+        run = ' '.join([
             *map(shlex.quote, command('run', '-d', '--rm', '--network', 'host', '--ipc', 'host',
-                                      '--pid', 'host', *limits())),
-            f'--name {self.name}', *(f'-v "{src}":"{dst}"' for src, dst in mounts),
-            *self.options, self.image, 'sleep', 'infinity'])
-        remove = ' '.join(map(shlex.quote, command('rm', '-f', '-t', '0')))
+                                      '--pid', 'host', '--uts', 'host', *limits())),
+            *(f'-v "{src}":"{dst}"' for src, dst in mounts), *self.options])
+        start = _on_each_node(f'exec "$@" --name {NODE_CONTAINER} {self.image} sleep infinity',
+                              run)
+        remove = _on_each_node(f'exec {_quoted("rm", "-f", "-t", "0")} {NODE_CONTAINER}')
         error = f'{STEPS_DIR}/{ERROR}'
         return [
             f'RB_CONTAINER=relionbench-{Path(stagedir).name}-$$',
+            ON_EACH_NODE,
+            f'rb_remove_containers() {{ {remove} >/dev/null 2>&1; }}',
+            "trap rb_remove_containers EXIT",
             f'if ! {start} >{STEPS_DIR}/container.log 2>&1; then',
             f'    echo "podman could not start a container from {self.image}: '
             f'$(grep . {STEPS_DIR}/container.log | tail -n 1)" >{error}',
             f'    cat {error} >&2; exit 1',
             'fi',
-            f"trap '{remove} \"$RB_CONTAINER\" >/dev/null 2>&1' EXIT",
         ]
 
     def launch_command(self, stagedir):
+        """``sh -c`` that execs the line in the container of the node it runs on."""
         super().launch_command(stagedir)
-        words = command('exec', *(f'--env={name}' for name in PASSED))
-        return ' '.join([*map(shlex.quote, words),
-                         *([f'-w {self.workdir}'] if self.workdir else []), self.name,
-                         self.command or ''])
+        words = _quoted('exec', *(f'--env={name}' for name in PASSED))
+        workdir = f' -w {self.workdir}' if self.workdir else ''
+        script = f'exec {words}{workdir} {NODE_CONTAINER} "$@"'
+        return f'sh -c {shlex.quote(script)} {self.name} {self.command or ""}'
+
+
+NODE_CONTAINER = '"$0-$(uname -n)"'
+"""In the ``sh -c`` scripts, given ``$RB_CONTAINER`` as ``$0``: the container on this node."""
+ON_EACH_NODE = ('rb_on_each_node() { if [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then '
+                'srun -N "$SLURM_JOB_NUM_NODES" -n "$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 '
+                '"$@"; else "$@"; fi; }')
+"""A job script's function that runs a command once on every node of the job."""
+
+
+def _quoted(*args):
+    return ' '.join(map(shlex.quote, command(*args)))
+
+
+def _on_each_node(script, args=''):
+    """The job script's line that runs ``sh -c SCRIPT "$RB_CONTAINER" ARGS`` on every node."""
+    return f'rb_on_each_node sh -c {shlex.quote(script)} "$RB_CONTAINER" {args}'.rstrip()

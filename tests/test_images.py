@@ -1,13 +1,14 @@
 """The container runtime's faults, with podman and the relion-debian image: each is injected
 (or real), and the check says what went wrong instead of passing."""
 
+import csv
 import os
 import re
 import subprocess
 import sys
 
 import pytest
-from conftest import reframe, require, stand_in
+from conftest import reframe, require, several_nodes, stand_in
 
 from relionbench import containers, podman
 
@@ -76,7 +77,8 @@ def test_a_bind_path_missing_on_the_node_fails_naming_it(runs, image):
 
 def test_mpi_ranks_run_in_the_image_through_slurm(runs, image):
     """Refine3D_Local's 3 ranks in the image, started by srun (PMIx: its step files bound
-    from slurmd's spool) and by mpirun inside the Slurm job."""
+    from slurmd's spool) and by mpirun inside the Slurm job; on a cluster of several nodes
+    they spread over two, each rank in its own node's container."""
     require('slurm')
     result = reframe('-n', '^Miniature(?!Chain).*Refine3D_Local/cpu', '-r', '--system',
                      'ci-slurm', '-S', f'container_image={image}', runs=runs)
@@ -87,3 +89,9 @@ def test_mpi_ranks_run_in_the_image_through_slurm(runs, image):
         assert re.search(rf'rb_step 0 refine {launcher} .*podman .* exec ', script.read_text())
         log = next(script.parent.glob('rb_steps/0_refine.log')).read_text()
         assert 'Number of MPI processes             = 3' in log
+        if several_nodes():         # 2 ranks per node: each node's ranks in its container
+            with open(script.parent / 'rb_steps' / 'placement.tsv') as rows:
+                refine = [r for r in csv.DictReader(rows, delimiter='\t')
+                          if r['step'] == 'refine']
+            assert len({r['node'] for r in refine}) == 2, refine
+            assert all(r['node'] == r['node_by_relion'] for r in refine), refine
