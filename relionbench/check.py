@@ -8,6 +8,7 @@ warning, and reports per-step time and memory plus the science metrics against
 """
 
 import functools
+import os
 import re
 import shlex
 import subprocess
@@ -393,11 +394,16 @@ class MiniatureData(SuiteJob):
     #: reference/local.yaml holds), medium (96x440), large (144x440); set it with
     #: ``-S MiniatureData.size=96x440``
     size = variable(str, value='small')
+    #: A folder keeping miniatures by what made them (seed, size, the suite's code, RELION):
+    #: a session copies the one made before instead of making it again; default
+    #: ``$RELIONBENCH_MINIATURE_CACHE``, none when unset
+    cache = variable(str, value=os.environ.get('RELIONBENCH_MINIATURE_CACHE', ''))
 
     @run_before('run')
     def set_command(self):
+        cache = ['--cache', str(Path(self.cache).resolve())] if self.cache else []
         self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
-                                '--seed', str(self.seed), '--size', self.size]
+                                '--seed', str(self.seed), '--size', self.size, *cache]
         tools = builds.data_tools(builds.discover())
         if tools and tools.bindir:          # the same programs whatever build is under test
             self.env_vars['PATH'] = f'{shlex.quote(tools.bindir)}:$PATH'

@@ -95,13 +95,18 @@ def cmd_mini_generate(args):
     except ValueError as err:
         print(f'relionbench mini generate: --size: {err}', file=sys.stderr)
         return 2
+    how = ''
     try:
-        miniature.prepare(Path(args.out), seed=args.seed, size=size)
+        if args.cache:
+            key, copied = miniature.prepare_cached(Path(args.out), args.cache, args.seed, size)
+            how = f', {"copied from" if copied else "kept in"} {Path(args.cache) / key}'
+        else:
+            miniature.prepare(Path(args.out), seed=args.seed, size=size)
     except (OSError, RuntimeError) as err:
         print(f'relionbench mini generate: {err}', file=sys.stderr)
         return 1
     took = time.perf_counter() - start
-    print(f'prepared {Path(args.out).resolve()} (size {size}) in {took:.1f} s')
+    print(f'prepared {Path(args.out).resolve()} (size {size}{how}) in {took:.1f} s')
     return 0
 
 
@@ -351,6 +356,9 @@ def main(argv=None):
     gen.add_argument('--size', default='small',
                      help='BOXxPARTICLES (e.g. 96x440) or small (48x440, the default), '
                      'medium (96x440), large (144x440)')
+    gen.add_argument('--cache', help='a folder that keeps miniatures by what made them: copy '
+                     'the one made from the same seed, size, suite code and RELION, or make '
+                     'it there first')
     gen.set_defaults(func=cmd_mini_generate)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -10,7 +10,11 @@ defocus). ``layout(size)`` lists every file ``prepare`` guarantees at a size pre
 (``synthetic.Size``).
 """
 
+import hashlib
+import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -202,6 +206,41 @@ def prepare(out, seed=0, size=None):
     timed('ctf', true_ctf, out)
     return {'seconds': seconds, 'relion_seconds': relion,
             'paths': {path: str((out / path).resolve()) for path in layout(size)}}
+
+
+def cache_key(seed, size):
+    """What a miniature depends on, hashed: the seed, the size, the suite's code and the
+    RELION programs that make it (where they are and what they say they are)."""
+    digest = hashlib.sha256(f'{seed} {size}'.encode())
+    for source in sorted(Path(__file__).parent.glob('*.py')):
+        digest.update(source.read_bytes())
+    refine = shutil.which('relion_refine') or ''
+    version = subprocess.run([refine, '--version'], capture_output=True, text=True
+                             ).stdout if refine else ''
+    digest.update(f'{refine}\n{version}'.encode())
+    return digest.hexdigest()[:16]
+
+
+def prepare_cached(out, cache, seed=0, size=None):
+    """``prepare`` through ``cache``, a folder of miniatures by ``cache_key``: a copy of the
+    one made earlier from the same inputs (same seed, same bytes), else made there first.
+    Returns (key, whether it was copied)."""
+    size = size or synthetic.Size()
+    key = cache_key(seed, size)
+    kept = Path(cache) / key
+    copied = kept.is_dir()
+    if not copied:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        making = Path(tempfile.mkdtemp(prefix=f'{key}.', dir=cache))
+        making.chmod(0o755)
+        prepare(making, seed, size)
+        try:
+            making.rename(kept)
+        except OSError:             # another session made it meanwhile
+            shutil.rmtree(making)
+    shutil.copytree(kept, out, dirs_exist_ok=True)
+    os.utime(kept)                  # the last use, for whoever prunes the cache
+    return key, copied
 
 
 def ctffind(source, target, motioncorr):

@@ -175,6 +175,13 @@ CLUSTERS = ('scarf', 'pearl', 'clx', 'icx')
 """The declared cluster systems (config/systems/)."""
 
 
+@pytest.fixture(scope='session', autouse=True)
+def miniature_cache(tmp_path_factory):
+    """One miniature per test session: each reframe session copies it from the cache
+    (``MiniatureData.cache``) rather than making it again (9 s each here)."""
+    os.environ['RELIONBENCH_MINIATURE_CACHE'] = str(tmp_path_factory.mktemp('miniature-cache'))
+
+
 @pytest.fixture(scope='session')
 def dry_runs(tmp_path_factory):
     """{system: (results folder, reframe's output)} of one dry run of every check on each

@@ -213,6 +213,18 @@ def test_prepare_writes_every_file_of_the_layout(tmp_path):
 
 
 @pytest.mark.requires('relion')
+def test_a_cached_miniature_is_copied_and_another_size_made_anew(tmp_path):
+    cache, size = tmp_path / 'cache', synthetic.Size.parse('32x100')
+    key, copied = miniature.prepare_cached(tmp_path / 'a', cache, 0, size)
+    assert not copied and [p.name for p in cache.iterdir()] == [key]   # no half-made folder
+    assert miniature.prepare_cached(tmp_path / 'b', cache, 0, size) == (key, True)
+    made, copy = ({p.relative_to(d): p.read_bytes() for p in d.rglob('*') if p.is_file()}
+                  for d in (tmp_path / 'a', tmp_path / 'b'))
+    assert made == copy
+    assert miniature.cache_key(1, size) != key != miniature.cache_key(0, synthetic.Size())
+
+
+@pytest.mark.requires('relion')
 def test_a_failing_relion_program_is_named_with_its_output(tmp_path):
     with pytest.raises(RuntimeError, match=r'relion_star_handler exited with code [1-9]'):
         miniature.run(['relion_star_handler', '--i', 'absent.star', '--o', 'x.star'],
