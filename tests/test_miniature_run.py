@@ -86,16 +86,19 @@ def test_perflog_has_provenance_truth_and_references(run, image):
 
 
 def test_every_rank_and_step_runs_in_the_job_s_container(run, image):
-    """The job starts one container of the image and execs each step into it; MPI ranks are
-    started by the host's mpirun, each exec'd into the same container."""
+    """The job starts one container of the image (one per node) and execs each step into
+    it; MPI ranks are started by the host's mpirun, each exec'd into its node's container."""
     _, _, runs = run
     scripts = [p.read_text() for p in runs.glob('output/*/local/*/*/Miniature_*/rfm_job.sh')]
     start = ' '.join(podman.command('run', '-d', '--rm'))
     exec_ = ' '.join(podman.command('exec'))
-    assert scripts and all(re.search(rf'{re.escape(start)} .* {image} sleep infinity', s)
+    node = re.escape('"$0-$(uname -n)"')
+    assert scripts and all(re.search(rf'rb_on_each_node sh -c .*--name {node} {image} sleep '
+                                     rf'infinity\S* "\$RB_CONTAINER" {re.escape(start)} ', s)
                            for s in scripts)
     refine = [s for s in scripts if 'relion_refine_mpi' in s]
-    assert refine and all(re.search(rf'rb_step 0 refine mpirun -np 3 {re.escape(exec_)} .*'
+    assert refine and all(re.search(rf'rb_step 0 refine mpirun -np 3 sh -c .exec '
+                                    rf'{re.escape(exec_)} .*{node} "\$@"\S* '
                                     r'"\$RB_CONTAINER" python3 \S+measure.py', s) for s in refine)
     listed = subprocess.run(podman.command('ps', '-a', '--format', '{{.Names}}'),
                             capture_output=True, text=True).stdout
