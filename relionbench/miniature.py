@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import starfile
 
-from relionbench import synthetic, truth
+from relionbench import builds, synthetic, truth
 
 THREADS = 2
 
@@ -215,9 +215,8 @@ def cache_key(seed, size):
     for source in sorted(Path(__file__).parent.glob('*.py')):
         digest.update(source.read_bytes())
     refine = shutil.which('relion_refine') or ''
-    version = subprocess.run([refine, '--version'], capture_output=True, text=True
-                             ).stdout if refine else ''
-    digest.update(f'{refine}\n{version}'.encode())
+    version = builds.identify(os.path.dirname(refine)) if refine else ()
+    digest.update(f'{refine} {version}'.encode())
     return digest.hexdigest()[:16]
 
 

@@ -138,12 +138,13 @@ class Platform(ContainerPlatform):
         if self.mount_stagedir:
             mounts.append((stagedir, self.mount_stagedir))
         run = ' '.join([
-            *map(shlex.quote, command('run', '-d', '--rm', '--network', 'host', '--ipc', 'host',
-                                      '--pid', 'host', '--uts', 'host', *limits())),
+            shlex.join(command('run', '-d', '--rm', '--network', 'host', '--ipc', 'host',
+                               '--pid', 'host', '--uts', 'host', *limits())),
             *(f'-v "{src}":"{dst}"' for src, dst in mounts), *self.options])
         start = _on_each_node(f'exec "$@" --name {NODE_CONTAINER} {self.image} sleep infinity',
                               run)
-        remove = _on_each_node(f'exec {_quoted("rm", "-f", "-t", "0")} {NODE_CONTAINER}')
+        rm = shlex.join(command('rm', '-f', '-t', '0'))
+        remove = _on_each_node(f'exec {rm} {NODE_CONTAINER}')
         error = f'{STEPS_DIR}/{ERROR}'
         return [
             f'RB_CONTAINER=relionbench-{Path(stagedir).name}-$$',
@@ -160,7 +161,7 @@ class Platform(ContainerPlatform):
     def launch_command(self, stagedir):
         """``sh -c`` that execs the line in the container of the node it runs on."""
         super().launch_command(stagedir)
-        words = _quoted('exec', *(f'--env={name}' for name in PASSED))
+        words = shlex.join(command('exec', *(f'--env={name}' for name in PASSED)))
         workdir = f' -w {self.workdir}' if self.workdir else ''
         script = f'exec {words}{workdir} {NODE_CONTAINER} "$@"'
         return f'sh -c {shlex.quote(script)} {self.name} {self.command or ""}'
@@ -172,10 +173,6 @@ ON_EACH_NODE = ('rb_on_each_node() { if [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; t
                 'srun -N "$SLURM_JOB_NUM_NODES" -n "$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 '
                 '"$@"; else "$@"; fi; }')
 """A job script's function that runs a command once on every node of the job."""
-
-
-def _quoted(*args):
-    return ' '.join(map(shlex.quote, command(*args)))
 
 
 def _on_each_node(script, args=''):

@@ -42,11 +42,6 @@ def _missing_nodes():
                                   'and run scripts/slurm-pseudo-cluster up --nodes 3')
 
 
-def several_nodes():
-    """Whether the pseudo-cluster is up with two nodes or more."""
-    return not _missing_nodes()
-
-
 SHARED_RELION = '/opt/relion-5.0.1-altcpu'
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import reframe, require, several_nodes, stand_in
+from conftest import missing, reframe, require, stand_in
 
 from relionbench import containers, podman
 
@@ -89,7 +89,7 @@ def test_mpi_ranks_run_in_the_image_through_slurm(runs, image):
         assert re.search(rf'rb_step 0 refine {launcher} .*podman .* exec ', script.read_text())
         log = next(script.parent.glob('rb_steps/0_refine.log')).read_text()
         assert 'Number of MPI processes             = 3' in log
-        if several_nodes():         # 2 ranks per node: each node's ranks in its container
+        if not missing('nodes'):    # 2 ranks per node: each node's ranks in its container
             with open(script.parent / 'rb_steps' / 'placement.tsv') as rows:
                 refine = [r for r in csv.DictReader(rows, delimiter='\t')
                           if r['step'] == 'refine']
