@@ -27,6 +27,7 @@ from relionbench import (
     builds,
     calibration,
     datasets,
+    iterations,
     jobscript,
     metrics,
     outputs,
@@ -37,6 +38,7 @@ from relionbench import (
     stages,
     synthetic,
     tuning,
+    watch,
 )
 from relionbench.constants import (
     CPU_PLAIN,
@@ -259,7 +261,12 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             scratch=bool(self.scratch),
             release=self.current_environ.extras.get('relion_release', ''))
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
-        self.keep_files = [STEPS_DIR]
+        self.keep_files = [STEPS_DIR, watch.JOB_FILE]
+        watch.describe_job(self.stagedir, self.display_name, self.job.time_limit or self.time_limit,
+                           [(s.label, s.program, jobscript.relion_args(
+                               s, variant, self.layout, bool(self.scratch),
+                               self.current_environ.extras.get('relion_release', '')))
+                            for s in self.stage.steps])
 
     @sanity_function
     def assert_stage_succeeded(self):
@@ -333,6 +340,8 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                                                            step.label))
             placement += [f'{step.label}\t{r.rank}\t{r.host}\t{r.peak_mib:.1f}\t'
                           f'{relion.get(r.rank, "")}' for r in ranks]
+            if step.refine:
+                values.update(self.iteration_metrics(record, step))
             values.update(metrics.science(step, self.stagedir))
         if steps:       # on which node each rank of each step ran (measure.py's, RELION's)
             Path(self.stagedir, STEPS_DIR, 'placement.tsv').write_text('\n'.join(placement) +
@@ -340,6 +349,18 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.perf_variables = {
             name: sn.make_performance_function(_value(values, name), metrics.describe(name)[0])
             for name in values}
+
+    def iteration_metrics(self, record, step):
+        """``<step>_median_iteration``, ``_slowest_iteration``, ``_iterations`` of a
+        relion_refine step; each iteration's time in ``rb_steps/<n>_<step>.iterations.tsv``."""
+        args = step.args(self.current_environ.extras.get('relion_release', ''))
+        options = iterations.Options.parse(args)
+        setup, found = iterations.of_step(self.stagedir, args, record.start)
+        final = found[-1].number if options.auto_refine and found else None
+        Path(self.stagedir, STEPS_DIR, f'{record.index}_{step.label}.iterations.tsv').write_text(
+            iterations.table(setup, found, final))
+        return {f'{step.label}_{name}': value
+                for name, value in iterations.summary(found).items()}
 
 
 def _failed_nodes(nodes):

@@ -305,6 +305,28 @@ def _containers_parser(sub):
                                  'prints the image reference last')
 
 
+def cmd_watch(args):
+    """Progress of a running session: live on a terminal, plain lines otherwise."""
+    from relionbench import results, watch
+    runs = Path(args.runs or results.default_folder()).resolve()
+    try:
+        session = watch.find_session(runs, args.session)
+    except FileNotFoundError as err:
+        print(f'relionbench watch: {err}', file=sys.stderr)
+        return 1
+    if sys.stdout.isatty() and not args.once:
+        try:
+            watch.live(session, args.interval)
+        except KeyboardInterrupt:
+            pass
+        return 0
+    found = watch.states(session)
+    print(f'session {session}: {len(found)} benchmark job(s)')
+    for state in found:
+        print(watch.line(state))
+    return 0
+
+
 def _results_options(parser):
     parser.add_argument('--runs', help='the suite\'s results folder (default: $RFM_PREFIX, '
                         '$RELIONBENCH_RUNS or relionbench-runs/ in the checkout)')
@@ -347,6 +369,18 @@ def main(argv=None):
                      help='post missed references and regressions of the newest session to '
                      'the webhook / email set in the environment')
     cmp.set_defaults(func=cmd_compare)
+    wat = sub.add_parser('watch', help='progress of a running session: step, iteration, '
+                         'elapsed time, the time left and whether it fits the time limit')
+    wat.add_argument('session', nargs='?', default='',
+                     help='a session folder name under <runs>/stage or a stage folder '
+                     '(default: the newest)')
+    wat.add_argument('--runs', help="the suite's results folder (default: $RFM_PREFIX, "
+                     '$RELIONBENCH_RUNS or relionbench-runs/ in the checkout)')
+    wat.add_argument('--once', action='store_true',
+                     help='print one snapshot and exit, even on a terminal')
+    wat.add_argument('--interval', type=float, default=2.0,
+                     help='seconds between refreshes of the live display (default 2)')
+    wat.set_defaults(func=cmd_watch)
     _containers_parser(sub)
     mini = sub.add_parser('mini', help='the synthetic miniature dataset')
     mini_sub = mini.add_subparsers(dest='mini_command', required=True)

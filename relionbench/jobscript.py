@@ -4,7 +4,8 @@ The script links the dataset's folders into the stage directory (RELION resolves
 paths in STAR files from the project root), creates the output folders RELION will not
 create, then runs every step through ``rb_step``: it records the exit code and the wall
 time of each step and stops at the first failure, keeping RELION's own output in
-``rb_steps/<index>_<label>.log``. ``measure.py`` wraps each rank to record peak memory.
+``rb_steps/<index>_<label>.log``; ``rb_steps/running.tsv`` names the step under way and when it
+began (``relionbench watch`` reads it). ``measure.py`` wraps each rank to record peak memory.
 """
 
 import re
@@ -27,6 +28,7 @@ RB_STEP = f'''rb_step() {{
     log="{STEPS_DIR}/${{idx}}_${{label}}.log"
     echo "[relionbench] step ${{idx}} ${{label}}: $*"
     t0=$(date +%s.%N)
+    printf '%s\\t%s\\t%s\\n' "$idx" "$label" "$t0" >{STEPS_DIR}/running.tsv
     "$@" >"$log" 2>&1
     rc=$?
     t1=$(date +%s.%N)

@@ -42,6 +42,10 @@ STEP = {'seconds': ('s', 'time'), 'peak_mib': ('MiB', 'memory'),
         'node_peak_mib': ('MiB', 'memory')}
 """Per step: its time, its largest rank's peak memory and its fullest node's (the summed
 peaks of the ranks on one node)."""
+ITERATIONS = {'median_iteration': ('s', 'time'), 'slowest_iteration': ('s', 'time'),
+              'iterations': ('count', 'record')}
+"""Per relion_refine step (relionbench.iterations): its iterations' median and slowest wall
+time and how many it ran (auto-refine's count is its own; otherwise it echoes --iter)."""
 TOTAL = 'total_seconds'
 
 
@@ -49,7 +53,7 @@ def describe(name):
     """(unit, kind) of a metric name such as ``refine_resolution`` or ``mask_seconds``."""
     if name == TOTAL:
         return STEP['seconds']
-    for table in (STEP, SCIENCE):
+    for table in (STEP, ITERATIONS, SCIENCE):
         for suffix in sorted(table, key=len, reverse=True):
             if name.endswith('_' + suffix):
                 return table[suffix]
@@ -170,6 +174,8 @@ def first(names, suffixes):
 
 WORDS = {
     'seconds': 'time', 'peak_mib': 'peak memory', 'node_peak_mib': 'peak memory of a node',
+    'median_iteration': 'median iteration', 'slowest_iteration': 'slowest iteration',
+    'iterations': 'iterations',
     'resolution': 'resolution',
     'final_resolution': 'final resolution', 'nr_classes': 'classes asked for',
     'classes_above_2pct': 'classes holding over 2 %', 'average_pmax': 'average Pmax',

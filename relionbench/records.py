@@ -28,6 +28,7 @@ class StepRecord:
     label: str
     exit_code: int
     seconds: float
+    start: float = 0.0              #: epoch seconds
 
 
 def steps_dir(stagedir):
@@ -44,7 +45,7 @@ def read_steps(stagedir):
     if not path.exists():
         return []
     with path.open(newline='') as rows:
-        return [StepRecord(int(i), label, int(rc), float(t1) - float(t0))
+        return [StepRecord(int(i), label, int(rc), float(t1) - float(t0), float(t0))
                 for i, label, rc, t0, t1 in csv.reader(rows, delimiter='\t')]
 
 
