@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import reframe as rfm
@@ -78,6 +79,14 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     #: replaces the reference file's (default 2)
     resolution_shells = variable(int, type(None), value=None)
 
+    #: A trial layout instead of the case's, TASKSxTHREADS[:POOL] (e.g. 3x1, 1x2:60): its
+    #: runs are not the benchmark, recorded without a reference (relionbench tune sets it
+    #: with ``-P run_layout:...``)
+    run_layout = variable(str, value='')
+    #: Iterations of the stage's relion_refine steps instead of its ``--iter`` (0: as the
+    #: table says); a short trial, recorded without a reference
+    run_iterations = variable(int, value=0)
+
     #: Container image RELION runs in, on a partition with a container runtime: a file or a
     #: URI (docker://...); default: the build's image (``<partition extras image_dir>/<file>``)
     #: for a build that is an image; 'native' runs RELION from PATH or modules (logged: the
@@ -97,10 +106,24 @@ class RelionStage(rfm.RunOnlyRegressionTest):
 
     @property
     def stage(self):
-        return self.case.stage
+        return self.tried(self.case.stage)
+
+    def tried(self, stage):
+        """``stage`` as a trial layout and iteration count run it (unchanged without)."""
+        if not (self.run_layout or self.run_iterations):
+            return stage
+        tasks = tuning.cpu_layout(tuning.parse_trial(self.run_layout)[0]).tasks \
+            if self.run_layout else tuning.cpu_layout(self.case.scale).tasks
+        return stages.trial(stage, tasks, self.run_iterations or None)
 
     def no_reference(self):
         """Why the run has no reference to be judged by ('' when it may have one)."""
+        return self.trial_reason()
+
+    def trial_reason(self):
+        if self.run_layout or self.run_iterations:
+            return (f'a trial (layout {self.run_layout or self.case.scale}, '
+                    f'{self.run_iterations or "all"} iterations), not the benchmark')
         return ''
 
     @run_after('init')
@@ -139,8 +162,10 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                                             extras.get(X_GPU_THREADS, tuning.GPU_THREADS))
             self.extra_resources = {'gpu': {'num_gpus_per_node': self.layout.gpus_per_node}}
         else:
-            self.layout = tuning.cpu_layout(self.case.scale, extras.get(X_CORES),
-                                            extras.get(X_MAX_NODES, 1))
+            scale, pool = (tuning.parse_trial(self.run_layout) if self.run_layout
+                           else (self.case.scale, 0))
+            self.layout = replace(tuning.cpu_layout(scale, extras.get(X_CORES),
+                                                    extras.get(X_MAX_NODES, 1)), pool=pool)
         self.num_tasks = self.layout.tasks
         self.num_cpus_per_task = self.layout.threads
         if self.layout.nodes > 1:
@@ -476,7 +501,7 @@ class MiniatureStage(RelionStage):
 
     @property
     def stage(self):
-        return stages.sized(self.case.stage, self.size)
+        return self.tried(stages.sized(self.case.stage, self.size))
 
     @run_after('setup')
     def name_dataset(self):
@@ -484,8 +509,9 @@ class MiniatureStage(RelionStage):
         self.dataset_id = self.size.dataset(self.workflow.dataset)
 
     def no_reference(self):
-        return ('' if self.size.default else
-                f'the references are for the small miniature, this is {self.size}')
+        return self.trial_reason() or (
+            '' if self.size.default else
+            f'the references are for the small miniature, this is {self.size}')
 
     def default_dataset(self):
         return Path(self.data.stagedir)

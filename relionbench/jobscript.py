@@ -66,7 +66,8 @@ def relion_args(step, variant, layout, scratch=False, release=''):
         return [sys.executable, '-m', step.program, *step.args()]
     args = [step.program, *step.args(release)]
     if step.refine:
-        args += tuning.refine_flags(variant, layout.threads, SCRATCH if scratch else '')
+        args += tuning.refine_flags(variant, layout.threads, SCRATCH if scratch else '',
+                                    layout.pool)
     elif step.threaded:
         args += ['--j', str(layout.threads)]
     return args

@@ -556,3 +556,35 @@ def stage_order(check, found):
     workflow = CHECK_WORKFLOWS.get(check)
     names = [s.name for s in workflow.stages] if workflow else []
     return sorted(found, key=lambda s: names.index(s) if s in names else len(names))
+
+
+ITER = re.compile(r'--iter (\d+)')
+
+
+def iterations(stage):
+    """The ``--iter`` of the stage's relion_refine steps (None: auto-refine or none)."""
+    found = [int(m.group(1)) for s in stage.steps if s.refine
+             for m in [ITER.search(s.options)] if m]
+    return found[0] if found else None
+
+
+def trial(stage, tasks, iterations_=None):
+    """``stage`` run by ``tasks`` MPI ranks (relion_refine as ``relion_refine_mpi`` above one,
+    and back), and with ``iterations_`` instead of its ``--iter``: its outputs and the steps
+    that read them follow (``_itNNN_``). For short trials (relionbench.tune)."""
+    now = iterations(stage)
+
+    def adapt(text):
+        if iterations_ is None or now is None:
+            return text
+        return ITER.sub(f'--iter {iterations_}', text).replace(f'_it{now:03d}_',
+                                                                f'_it{iterations_:03d}_')
+
+    steps = []
+    for s in stage.steps:
+        program = s.program
+        if s.refine and '--auto_refine' not in s.options:
+            program = 'relion_refine_mpi' if tasks > 1 else 'relion_refine'
+        steps.append(replace(s, program=program, options=adapt(s.options),
+                             outputs=tuple(adapt(o) for o in s.outputs)))
+    return replace(stage, steps=tuple(steps))

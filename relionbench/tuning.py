@@ -27,6 +27,7 @@ class Layout:
     threads: int
     nodes: int = 1
     gpus_per_node: int = 0
+    pool: int = 0           #: relion_refine's --pool (0: the rule, ``pool``)
 
     @property
     def tasks_per_node(self):
@@ -54,6 +55,17 @@ def cpu_layout(scale, cores_per_node=None, max_nodes=1):
     return Layout(tasks, threads, max(1, min(nodes, max_nodes, tasks)))
 
 
+def parse_trial(text):
+    """``'3x1'`` or ``'1x2:60'`` (TASKSxTHREADS[:POOL]) -> (scale, pool; 0 for the rule)."""
+    scale, _, size = text.partition(':')
+    try:
+        cpu_layout(scale)
+        return scale, int(size) if size else 0
+    except ValueError:
+        raise ValueError(f'layout {text!r} must read TASKSxTHREADS or TASKSxTHREADS:POOL, '
+                         'e.g. 3x1 or 1x2:60') from None
+
+
 def intel_layout(cores_per_node, nodes=1):
     """Intel's rule: 8 compute ranks per node plus one leader, --j = cores / 8."""
     threads = max(1, cores_per_node // COMPUTE_RANKS_PER_NODE)
@@ -69,9 +81,10 @@ def accelerator_flags(variant):
     return {GPU: ['--gpu'], CPU_ALTCPU: ['--cpu']}.get(variant, [])
 
 
-def refine_flags(variant, threads, scratch=''):
-    """Options added to every relion_refine call."""
-    flags = accelerator_flags(variant) + ['--j', str(threads), '--pool', str(pool(threads)),
+def refine_flags(variant, threads, scratch='', pool_size=0):
+    """Options added to every relion_refine call (``pool_size``: 0 for the rule)."""
+    flags = accelerator_flags(variant) + ['--j', str(threads),
+                                          '--pool', str(pool_size or pool(threads)),
                                           '--dont_combine_weights_via_disc']
     return flags + (['--scratch_dir', scratch] if scratch else [])
 
