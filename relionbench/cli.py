@@ -405,8 +405,8 @@ def main(argv=None):
     tun.add_argument('--workflow', default='Miniature',
                      help='the check: Miniature (default), MiniRibosome, Aldolase, Ribosome')
     tun.add_argument('--system', default='local', help='reframe --system (default local)')
-    tun.add_argument('--build', default='', help='reframe -p: the build (default: every one '
-                     'the system has; name one)')
+    tun.add_argument('--build', default='', help='reframe -p: one build (default on local '
+                     'and ci-slurm: the default build, `relionbench builds --default`)')
     tun.add_argument('--layouts', help='comma-separated TASKSxTHREADS[:POOL] (default: the '
                      'published layout and its variations for this machine\'s cores)')
     tun.add_argument('--cores', type=int, help='cores per node for the default candidates '

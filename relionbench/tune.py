@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relionbench import ROOT, stages, tuning
+from relionbench import ROOT, builds, stages, tuning
 from relionbench.constants import STEPS_DIR
 
 
@@ -129,10 +129,14 @@ def reframe(args, runs, system, build):
 def cases(report):
     """{layout: Run} of a report's stage cases that ran their steps (trials by their layout,
     the unparameterised case as '')."""
-    found = {}
+    found, environs = {}, set()
     for case in (c for r in report['runs'] for c in r['testcases']):
         if '%case=' not in case['display_name']:
             continue
+        environs.add(case['environ'])
+        if len(environs) > 1:
+            raise TuneError(f'several builds ran ({", ".join(sorted(environs))}): name one '
+                            'with --build')
         layout = case['display_name'].split('%.run_layout=')[-1].split()[0] \
             if '%.run_layout=' in case['display_name'] else ''
         for folder in (case.get('outputdir'), case.get('stagedir')):
@@ -167,6 +171,9 @@ def tune(stage_name, check='Miniature', system='local', build='', layouts=None, 
             tuning.parse_trial(layout)
         except ValueError as err:
             raise TuneError(f'--layouts: {err}') from None
+    if not build and system.split(':')[0] in ('local', 'ci-slurm'):
+        default = builds.data_tools(builds.discover())
+        build = f'^{default.name}$' if default else ''
     select = ['-n', f'^{check}(?!Chain).*%case={stage_name}/cpu-plain/']
     runs = Path(runs or Path(os.environ.get('TMPDIR', '/tmp'), f'relionbench-tune-{os.getpid()}'))
     say(f'profile: {check} {stage_name} in full at the published layout {published}')

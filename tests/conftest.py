@@ -166,6 +166,11 @@ def runs(tmp_path):
     return tmp_path / 'runs'
 
 
+TIME_TOLERANCE = 1.5
+"""``-S time_tolerance`` of the runs that must pass whatever else the VM runs: this shared
+2-core VM ran clean stages up to 1.8 times their calibrated references in CI; the time
+bands themselves are asserted by tests/test_bands.py and test_faults.py."""
+
 CLUSTERS = ('scarf', 'pearl', 'clx', 'icx')
 """The declared cluster systems (config/systems/)."""
 

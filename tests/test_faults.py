@@ -39,13 +39,37 @@ def perflog(runs, system, partition):
 
 # -- the scheduler path ------------------------------------------------------------------
 
+def watching(runs):
+    """Run ``relionbench watch --once`` on ``runs`` every second until the returned event is
+    set; the lines it printed gather in the returned list."""
+    seen, stop = [], threading.Event()
+
+    def follow():
+        while not stop.is_set():
+            shown = subprocess.run([sys.executable, '-m', 'relionbench.cli', 'watch', '--once',
+                                    '--runs', str(runs)], capture_output=True, text=True)
+            seen.extend(shown.stdout.splitlines()[1:])
+            stop.wait(1)
+    threading.Thread(target=follow, daemon=True).start()
+    return seen, stop
+
+
 @slurm
 def test_stages_pass_through_slurm_on_every_partition(runs):
     """Class2D on cpu (srun), cpu-mpirun and gpu (GRES, RELION on the CPU); Refine3D with
-    3 MPI ranks through srun and through mpirun. No reference: recorded as such."""
-    result = run('-n', '^Miniature.*(Class2D/|Refine3D_Local/cpu)', runs=runs,
-                 system='ci-slurm')
+    3 MPI ranks through srun and through mpirun. No reference: recorded as such. Meanwhile
+    ``relionbench watch`` follows each job: its step, iteration and time limit."""
+    seen, stop = watching(runs)
+    try:
+        result = run('-n', '^Miniature.*(Class2D/|Refine3D_Local/cpu)', runs=runs,
+                     system='ci-slurm')
+    finally:
+        stop.set()
     assert result.returncode == 0, result.stdout[-4000:]
+    assert any(re.search(r'Class2D/\S+  running  class2d \(1 of 1\)  iteration [123] of 3  '
+                         r'\d:\d\d:\d\d  \S+  fits 0:30:00 limit', line) for line in seen), seen
+    assert any(re.search(r'Refine3D_Local/\S+  running  refine \(1 of 3\)  auto-refine, '
+                         r'iteration \d+', line) for line in seen), seen
     assert 'Ran 9/9 test case(s)' in result.stdout   # 5 stages, data, 3 calibrations
     gpu_job = next(runs.glob('output/*/ci-slurm/gpu/*/Miniature_*/rfm_job.sh')).read_text()
     assert '#SBATCH --partition=gpu\n' in gpu_job and '#SBATCH --gres=gpu:1\n' in gpu_job

@@ -10,10 +10,10 @@ import re
 import subprocess
 
 import pytest
-from conftest import reframe
+from conftest import TIME_TOLERANCE, reframe
 
 from relionbench import podman, timing
-from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE
+from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE, iterations
 
 pytestmark = pytest.mark.requires('relion')      # and podman for the image (``image``)
 
@@ -21,8 +21,9 @@ pytestmark = pytest.mark.requires('relion')      # and podman for the image (``i
 @pytest.fixture(scope='module')
 def run(tmp_path_factory, image):
     runs = tmp_path_factory.mktemp('miniature')
-    # every reference as it is: the calibration scales the times to this machine
+    # every reference as it is but the time bands' width (conftest.TIME_TOLERANCE)
     result = reframe('-n', '^Mini', '-r', '--system', 'local', '-S', f'container_image={image}',
+                     '-S', f'time_tolerance={TIME_TOLERANCE}',
                      '--report-file', str(runs / 'report.json'), runs=runs, timeout=1500)
     report = json.loads((runs / 'report.json').read_text())
     cases = {c['display_name'].split(' /')[0]: c for r in report['runs'] for c in r['testcases']}
@@ -48,6 +49,25 @@ def test_every_step_has_time_and_memory(run):
         for step in stage.steps:
             assert perf[f'{step.label}_seconds'] > 0
             assert perf[f'{step.label}_peak_mib'] > 1
+
+
+def test_every_refine_step_has_its_iteration_times(run):
+    """Read from the files RELION writes each iteration: the median and slowest iteration in
+    the record, every iteration's time beside the step's log; auto-refine's count its own."""
+    _, cases, runs = run
+    for workflow, stages in (('Miniature', [s for s in MINIATURE.stages if not s.needs]),
+                             ('MiniRibosome', MINI_RIBOSOME.stages)):
+        for stage in stages:
+            perf = _perf(cases[f'{workflow} %case={stage.name}/cpu-plain/{stage.cpu_scales[0]}'])
+            for step in (s for s in stage.steps if s.refine):
+                median = perf[f'{step.label}_median_iteration']
+                assert 0 < median <= perf[f'{step.label}_slowest_iteration']
+                count = iterations(stage)
+                assert (perf[f'{step.label}_iterations'] == count if count
+                        else perf[f'{step.label}_iterations'] > 1), (stage.name, perf)
+    table = next(runs.glob('output/*/local/*/*/Miniature_*/rb_steps/0_refine.iterations.tsv'))
+    rows = [r.split('\t') for r in table.read_text().splitlines()]
+    assert rows[0] == ['iteration', 'seconds', 'end', 'block'] and rows[-1][0] == 'final'
 
 
 def test_refinement_from_a_low_resolution_model_reaches_the_truth(run):
