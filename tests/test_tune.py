@@ -19,7 +19,7 @@ def test_tune_predicts_each_layout_from_its_trial_and_recommends_one(tmp_path):
                   tmp_path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
-            if line.startswith(('1x2', '3x1'))}
+            if line.strip().startswith(('1x2', '3x1'))}
     assert set(rows) == {'1x2', '3x1'} and rows['1x2'][1] == '(published)'
     assert all(float(rows[k][-3]) > 0 for k in rows)           # predicted s, +-, linear s
     assert 'recommended: ' in result.stdout and 'published 1x2: ' in result.stdout
