@@ -42,10 +42,11 @@ STEP = {'seconds': ('s', 'time'), 'peak_mib': ('MiB', 'memory'),
         'node_peak_mib': ('MiB', 'memory')}
 """Per step: its time, its largest rank's peak memory and its fullest node's (the summed
 peaks of the ranks on one node)."""
-ITERATIONS = {'median_iteration': ('s', 'time'), 'slowest_iteration': ('s', 'time'),
+ITERATIONS = {'median_iteration': ('s', 'record'), 'slowest_iteration': ('s', 'record'),
               'iterations': ('count', 'record')}
 """Per relion_refine step (relionbench.iterations): its iterations' median and slowest wall
-time and how many it ran (auto-refine's count is its own; otherwise it echoes --iter)."""
+time and how many it ran (auto-refine's count is its own; otherwise it echoes --iter).
+Recorded, not judged: the step's own time carries the band."""
 TOTAL = 'total_seconds'
 
 
