@@ -232,3 +232,28 @@ def stand_in(folder, program, body):
                     f'[ -d rb_steps ] || exec "$REAL" "$@"\n{body}\n')
     path.chmod(0o755)
     return folder
+
+
+def slower(beside='', extra=0.0):
+    """A stand-in body: the real program (``beside``, a shell command, running next to it);
+    then its first rank moves the job's clock (``clock``) on by as long again and ``extra``
+    seconds: the step is recorded as that much slower without the tests waiting for it."""
+    date = shutil.which('date')
+    lines = [f't0=$({date} +%s.%N)', *([f'{beside} &'] if beside else []),
+             '"$REAL" "$@"; rc=$?', 'wait',
+             'if [ "${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-0}}" = 0 ]; then',
+             f'    awk -v t0="$t0" -v t1="$({date} +%s.%N)" '
+             '-v o="$(cat .rb_clock 2>/dev/null || echo 0)" \\',
+             f"        'BEGIN {{printf \"%.6f\\n\", o + t1 - t0 + {extra}}}' "
+             '>.rb_clock.new && mv .rb_clock.new .rb_clock',
+             'fi', 'exit $rc']
+    return '\n'.join(lines)
+
+
+def clock(folder):
+    """A ``date`` stand-in in ``folder``: in a check's stage folder, the time the job script
+    records each step's start and end with, moved on by what ``slower`` stand-ins added."""
+    return stand_in(folder, 'date', '\n'.join([
+        '[ "$1" = +%s.%N ] || exec "$REAL" "$@"',
+        'awk -v t="$("$REAL" +%s.%N)" -v o="$(cat .rb_clock 2>/dev/null || echo 0)" \\',
+        "    'BEGIN {printf \"%.9f\\n\", t + o}'"]))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import starfile
-from conftest import default_build, reframe, stand_in
+from conftest import clock, default_build, reframe, slower, stand_in
 from reframe.utility.sanity import reference_bounds
 
 from relionbench import references, timing, truth
@@ -114,24 +114,11 @@ def _rewrite(blocks, path):
     starfile.write(blocks, path)
 
 
-SLOWER_AND_HEAVIER = '''t0=$("$CLOCK" +%s.%N)
-python3 -c 'import time; ballast = b"x" * (256 << 20); time.sleep(0.2)' &
-"$REAL" "$@"; rc=$?
-wait
-if [ "${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-0}}" = 0 ]; then
-    awk -v t0="$t0" -v t1="$("$CLOCK" +%s.%N)" -v o="$(cat .rb_clock 2>/dev/null || echo 0)" \\
-        'BEGIN {printf "%.6f\\n", o + t1 - t0 + 1.5}' >.rb_clock.new && mv .rb_clock.new .rb_clock
-fi
-exit $rc'''
-"""A stand-in body: the real program beside a 256 MiB process; then (its first rank) the
-job's clock moves on by as long again and 1.5 s more (sub-second steps are allowed a second):
-the step is recorded as twice as slow without the CI waiting for it."""
-CLOCK = '''[ "$1" = +%s.%N ] || exec "$REAL" "$@"
-awk -v t="$("$REAL" +%s.%N)" -v o="$(cat .rb_clock 2>/dev/null || echo 0)" \\
-    'BEGIN {printf "%.9f\\n", t + o}'
-'''
-"""A stand-in for ``date`` in a check's stage folder: the time the job script records each
-step's start and end with, moved on by what the slower stand-ins added (``.rb_clock``)."""
+SLOWER_AND_HEAVIER = slower(
+    beside="python3 -c 'import time; ballast = b\"x\" * (256 << 20); time.sleep(0.2)'",
+    extra=1.5)
+"""A stand-in body: the real program beside a 256 MiB process, recorded as taking as long
+again and 1.5 s more (sub-second steps are allowed a second)."""
 
 
 def _default_build_entries():
@@ -146,7 +133,7 @@ class Case:
     stages: tuple = ()              #: (check, stage) pairs run
     outside: dict = field(default_factory=dict)   #: (check, stage) -> metrics out of band
     every_time_and_memory: bool = False
-    clock: bool = False             #: the job's ``date`` reads the slower stand-ins' clock
+    clock: bool = False             #: the job's ``date`` reads ``slower``'s clock
 
 
 CASES = {
@@ -230,12 +217,10 @@ def test_every_band_has_an_input_that_misses_it():
     assert not {key: names for key, names in missing.items() if names}
 
 
-def _stand_ins(folder, body, clock=False):
+def _stand_ins(folder, body, with_clock=False):
     for program in PROGRAMS:
-        stand_in(folder, program, f'CLOCK={shutil.which("date")}\n{body}')
-    if clock:
-        stand_in(folder, 'date', CLOCK)
-    return folder
+        stand_in(folder, program, body)
+    return clock(folder) if with_clock else folder
 
 
 @pytest.mark.requires('relion')

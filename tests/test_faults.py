@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, reframe, stand_in
+from conftest import ROOT, clock, reframe, slower, stand_in
 
 relion = pytest.mark.requires('relion')
 slurm = pytest.mark.requires('relion', 'slurm')
@@ -171,11 +171,10 @@ def test_an_absent_dataset_is_skipped_with_fetch_instructions(runs, tmp_path):
     assert 'scripts/fetch-dataset relion-benchmark --dest' in result.stdout
 
 
-SLOWER = ('t0=$(date +%s.%N)\n"$REAL" "$@"; rc=$?\n'
-          'sleep "$(awk "BEGIN {print $(date +%s.%N) - $t0}")"\nexit $rc')
-"""A stand-in body: the real program, then as long again (twice as slow: on this kind of VM
-the calibration can overstate the machine's slowness by up to 1.5x, so a smaller slow-down
-could hide inside the scaled references)."""
+SLOWER = slower()
+"""A stand-in body: the real program, recorded as taking as long again (twice as slow: on
+this kind of VM the calibration can overstate the machine's slowness by up to 1.5x, so a
+smaller slow-down could hide inside the scaled references)."""
 ONE_CORE = ('taskset', '-c', '0')
 
 
@@ -194,7 +193,7 @@ def test_on_one_core_a_clean_run_meets_its_time_references(runs):
 def test_a_slower_relion_refine_mpi_fails_on_time(runs, tmp_path, cores):
     """relion_refine_mpi twice as slow: Refine3D_Local misses its refine time, on the whole
     machine and on one core of it; the steps that were not slowed meet theirs."""
-    fakes = stand_in(tmp_path / 'bin', 'relion_refine_mpi', SLOWER)
+    fakes = clock(stand_in(tmp_path / 'bin', 'relion_refine_mpi', SLOWER))
     result = run(*REFINE, runs=runs, fakes=fakes, system='local',
                  prefix=ONE_CORE if cores == 'one' else ())
     failed(result, 'refine_seconds=')
