@@ -32,14 +32,14 @@ def test_half_the_cores_doubles_only_what_kept_both_busy():
     assert calibration.factor({}, REFERENCE, 2) == 1.0
 
 
-def test_slower_cores_scale_every_step_beyond_the_noise():
-    assert calibration.factor({'seconds': 0.5, 'cores': 2}, REFERENCE, 2) == 1.0    # noise
+def test_slower_cores_scale_every_step_faster_ones_none():
+    assert calibration.factor({'seconds': 0.5, 'cores': 2}, REFERENCE, 2) == 1.0    # faster
+    assert calibration.factor({'seconds': 0.29, 'cores': 2}, REFERENCE, 1) == 1.0   # by half
     assert calibration.factor({'seconds': 0.7, 'cores': 2}, REFERENCE, 2) == \
         pytest.approx(0.7 / REFERENCE['seconds'])                   # slower: always scaled
     assert calibration.factor({'seconds': 1.2, 'cores': 2}, REFERENCE, 1) == \
         pytest.approx(2.0)
-    assert calibration.factor({'seconds': 0.4, 'cores': 4}, REFERENCE, 2) == \
-        pytest.approx(2 / 3)
+    assert calibration.factor({'seconds': 0.4, 'cores': 4}, REFERENCE, 2) == 1.0
 
 
 def test_the_workload_writes_what_it_measured(tmp_path):
