@@ -340,6 +340,11 @@ def cmd_tune(args):
     except tune.TuneError as err:
         print(f'relionbench tune: {err}', file=sys.stderr)
         return 1
+    tried = {row['layout'].split()[0] for row in table}
+    missing = [x for x in (layouts or []) if x not in tried]
+    if missing:
+        print(f'relionbench tune: no trial result for {", ".join(missing)} (see the runs under '
+              f'{runs})', file=sys.stderr)
     frame = pd.DataFrame(table).dropna(axis=1, how='all')
     print(frame.to_string(index=False, float_format=lambda v: f'{v:.1f}'))
     if best is None:

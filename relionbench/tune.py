@@ -127,11 +127,14 @@ def reframe(args, runs, system, build):
 
 
 def cases(report):
-    """{layout: Run} of a report's stage cases that ran their steps (trials by their layout,
-    the unparameterised case as '')."""
+    """{layout: Run} of a report's stage cases that ran every step (trials by their layout,
+    the unparameterised case as ''); a case that failed before its performance was read (a
+    layout RELION refused) is left out."""
     found, environs = {}, set()
     for case in (c for r in report['runs'] for c in r['testcases']):
         if '%case=' not in case['display_name']:
+            continue
+        if case['result'] != 'pass' and case.get('fail_phase') != 'performance':
             continue
         environs.add(case['environ'])
         if len(environs) > 1:
