@@ -120,6 +120,13 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         """Why the run has no reference to be judged by ('' when it may have one)."""
         return self.trial_reason()
 
+    def trial_suffix(self):
+        """A trial's dataset suffix: its runs are another history (``-trial-3x1-1it``)."""
+        if not (self.run_layout or self.run_iterations):
+            return ''
+        return (f'-trial-{self.run_layout or self.case.scale}'
+                f'{f"-{self.run_iterations}it" if self.run_iterations else ""}')
+
     def trial_reason(self):
         if self.run_layout or self.run_iterations:
             return (f'a trial (layout {self.run_layout or self.case.scale}, '
@@ -134,21 +141,21 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.valid_prog_environs = [VARIANT_BUILDS[variant]
                                     + (f' +{stage.needs}' if stage.needs else '')]
         self.tags = {stage.workflow, stage.name.lower(), variant}
-        self.dataset_id = self.workflow.dataset
+        self.dataset_id = self.workflow.dataset + self.trial_suffix()
         self.suite_commit = provenance.suite_commit()
 
     def default_dataset(self):
         """Where the dataset is when ``dataset_dir`` is not set."""
-        return datasets.locate(self.dataset_id, '',
+        return datasets.locate(self.workflow.dataset, '',
                                self.current_partition.extras.get(X_DATA_ROOT, ''))
 
     @run_after('setup')
     def locate_dataset(self):
-        self.dataset = (datasets.locate(self.dataset_id, self.dataset_dir) if self.dataset_dir
+        self.dataset = (datasets.locate(self.workflow.dataset, self.dataset_dir) if self.dataset_dir
                         else self.default_dataset())
         missing = datasets.missing_inputs(self.dataset, self.stage.inputs)
         if missing and not self.is_dry_run():
-            self.skip(datasets.fetch_hint(self.dataset_id, self.dataset, missing))
+            self.skip(datasets.fetch_hint(self.workflow.dataset, self.dataset, missing))
 
     @run_after('setup')
     def set_layout(self):
@@ -506,7 +513,7 @@ class MiniatureStage(RelionStage):
     @run_after('setup')
     def name_dataset(self):
         """A resized miniature is another dataset: its runs have their own history."""
-        self.dataset_id = self.size.dataset(self.workflow.dataset)
+        self.dataset_id = self.size.dataset(self.workflow.dataset) + self.trial_suffix()
 
     def no_reference(self):
         return self.trial_reason() or (
