@@ -33,10 +33,6 @@ class Iteration:
     end: float              #: when its block's files were written (epoch seconds)
     block: int = 1          #: iterations between the files it is timed from
 
-    @property
-    def name(self):
-        return str(self.number)
-
 
 @dataclass(frozen=True)
 class Options:
@@ -44,7 +40,6 @@ class Options:
     prefix: str             #: --o
     total: int | None       #: --iter (None for auto-refine: not known in advance)
     auto_refine: bool
-    write_every: int = 1    #: --grad_write_iter of a --grad run
 
     @classmethod
     def parse(cls, args):
@@ -54,8 +49,7 @@ class Options:
             return args[args.index(flag) + 1] if flag in args[:-1] else default
         auto = '--auto_refine' in args
         total = None if auto else int(value('--iter', 50 if '--grad' not in args else 200))
-        every = int(value('--grad_write_iter', 10)) if '--grad' in args else 1
-        return cls(value('--o', 'run'), total, auto, every)
+        return cls(value('--o', 'run'), total, auto)
 
 
 def written(prefix, final=False):

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relionbench import ROOT, builds, stages, tuning
+from relionbench import ROOT, builds, calibration, records, stages, tuning
 from relionbench.constants import STEPS_DIR
 
 
@@ -33,15 +33,11 @@ class TuneError(ValueError):
     """A stage or option tune cannot use; the message says what to give."""
 
 
-def usable_cores():
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-
-
 def candidates(published, cores):
     """Layouts worth a trial on nodes of ``cores``: the published one, all cores as threads
     of one process, half of them, one rank per core plus the leader, two-thread followers,
     and the published layout with a small and a large ``--pool``."""
-    tasks, threads = (int(n) for n in published.split('x'))
+    threads = int(published.split('x')[1])
     found = [published, f'1x{cores}', f'1x{max(1, cores // 2)}', f'{cores + 1}x1']
     if cores >= 4:
         found.append(f'{cores // 2 + 1}x2')
@@ -66,12 +62,8 @@ class Run:
 
 def read_run(folder, layout):
     """The Run recorded in a check's stage or output folder."""
-    run = Run(layout)
-    steps = Path(folder, STEPS_DIR)
-    for line in (steps / 'steps.tsv').read_text().splitlines():
-        index, label, rc, t0, t1 = line.split('\t')
-        run.steps[label] = float(t1) - float(t0)
-    for table in steps.glob('*.iterations.tsv'):
+    run = Run(layout, {r.label: r.seconds for r in records.read_steps(folder)})
+    for table in records.steps_dir(folder).glob('*.iterations.tsv'):
         label = table.name.split('_', 1)[1].removesuffix('.iterations.tsv')
         rows = [r.split('\t') for r in table.read_text().splitlines()[1:]]
         run.setup[label] = float(rows[0][1])
@@ -168,7 +160,7 @@ def tune(stage_name, check='Miniature', system='local', build='', layouts=None, 
     if trial >= count:
         raise TuneError(f'--trial-iterations {trial}: {stage_name} runs {count}; give fewer')
     published = stage.cpu_scales[0]
-    layouts = layouts or candidates(published, cores or usable_cores())
+    layouts = layouts or candidates(published, cores or calibration.usable_cores())
     for layout in layouts:
         try:
             tuning.parse_trial(layout)
