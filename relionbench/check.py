@@ -108,12 +108,23 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     def stage(self):
         return self.tried(self.case.stage)
 
+    @property
+    def trial_layout(self):
+        """A trial's layout (``run_layout``, else the case's when only its iterations
+        change); '' when the run is the benchmark."""
+        return (self.run_layout or self.case.scale) if (
+            self.run_layout or self.run_iterations) else ''
+
+    @property
+    def release(self):
+        """The build's release, whose options the job's command lines take."""
+        return self.current_environ.extras.get('relion_release', '')
+
     def tried(self, stage):
         """``stage`` as a trial layout and iteration count run it (unchanged without)."""
-        if not (self.run_layout or self.run_iterations):
+        if not self.trial_layout:
             return stage
-        tasks = tuning.cpu_layout(tuning.parse_trial(self.run_layout)[0]).tasks \
-            if self.run_layout else tuning.cpu_layout(self.case.scale).tasks
+        tasks = tuning.cpu_layout(tuning.parse_trial(self.trial_layout)[0]).tasks
         return stages.trial(stage, tasks, self.run_iterations or None)
 
     def no_reference(self):
@@ -122,16 +133,16 @@ class RelionStage(rfm.RunOnlyRegressionTest):
 
     def trial_suffix(self):
         """A trial's dataset suffix: its runs are another history (``-trial-3x1-1it``)."""
-        if not (self.run_layout or self.run_iterations):
+        if not self.trial_layout:
             return ''
-        return (f'-trial-{self.run_layout or self.case.scale}'
+        return (f'-trial-{self.trial_layout}'
                 f'{f"-{self.run_iterations}it" if self.run_iterations else ""}')
 
     def trial_reason(self):
-        if self.run_layout or self.run_iterations:
-            return (f'a trial (layout {self.run_layout or self.case.scale}, '
-                    f'{self.run_iterations or "all"} iterations), not the benchmark')
-        return ''
+        if not self.trial_layout:
+            return ''
+        return (f'a trial (layout {self.trial_layout}, {self.run_iterations or "all"} '
+                'iterations), not the benchmark')
 
     @run_after('init')
     def describe_case(self):
@@ -290,14 +301,12 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.prerun_cmds = jobscript.stage_lines(
             self.stage, variant, self.layout, self.dataset, launcher,
             image=self.container_exec() if self.container_image else None,
-            scratch=bool(self.scratch),
-            release=self.current_environ.extras.get('relion_release', ''))
+            scratch=bool(self.scratch), release=self.release)
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
         self.keep_files = [STEPS_DIR, watch.JOB_FILE]
         watch.describe_job(self.stagedir, self.display_name, self.job.time_limit or self.time_limit,
                            [(s.label, s.program, jobscript.relion_args(
-                               s, variant, self.layout, bool(self.scratch),
-                               self.current_environ.extras.get('relion_release', '')))
+                               s, variant, self.layout, bool(self.scratch), self.release))
                             for s in self.stage.steps])
 
     @sanity_function
@@ -385,7 +394,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     def iteration_metrics(self, record, step):
         """``<step>_median_iteration``, ``_slowest_iteration``, ``_iterations`` of a
         relion_refine step; each iteration's time in ``rb_steps/<n>_<step>.iterations.tsv``."""
-        args = step.args(self.current_environ.extras.get('relion_release', ''))
+        args = step.args(self.release)
         options = iterations.Options.parse(args)
         setup, found = iterations.of_step(self.stagedir, args, record.start)
         final = found[-1].number if options.auto_refine and found else None
