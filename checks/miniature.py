@@ -4,8 +4,9 @@ generated once per session with a known ground truth (the default on any machine
 import reframe as rfm
 from reframe.core.builtins import fixture, parameter
 
-from relionbench.check import MiniatureData, MiniatureStage
-from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE
+from relionbench.run.fixtures import MiniatureData
+from relionbench.run.miniature import MiniatureStage
+from relionbench.workflows import MINI_CHAIN, MINI_RIBOSOME, MINIATURE
 
 
 @rfm.simple_test

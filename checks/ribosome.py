@@ -3,8 +3,8 @@
 import reframe as rfm
 from reframe.core.builtins import parameter
 
-from relionbench.check import RelionStage
-from relionbench.stages import RIBOSOME
+from relionbench.run.check import RelionStage
+from relionbench.workflows import RIBOSOME
 
 
 @rfm.simple_test

@@ -47,8 +47,9 @@ SESSION = f'{time.strftime("%Y%m%dT%H%M%S")}-{os.getpid()}'
 def podman_runtime():
     """(container_platforms, features) of a partition on a machine with podman installed
     (RELION then runs in an image with ``-S container_image=REFERENCE``); empty without."""
-    from relionbench import podman
-    return ([{'type': podman.PLATFORM}], [podman.FEATURE]) if podman.available() else ([], [])
+    from relionbench.builds.podman import available
+    from relionbench.run import podman
+    return ([{'type': podman.PLATFORM}], [podman.FEATURE]) if available() else ([], [])
 
 
 def modules_system():

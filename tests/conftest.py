@@ -54,7 +54,7 @@ def _missing_relion5():
 
 
 def _missing_podman():
-    from relionbench import podman
+    from relionbench.builds import podman
     if not podman.available():
         return 'podman is not installed: apt-get install podman runc debootstrap'
     info = subprocess.run(podman.command('info'), capture_output=True, text=True)
@@ -213,7 +213,7 @@ def image():
     """``IMAGE``, built with ``relionbench containers build`` when missing (.ci/run builds
     it first, to time it, and removes it at the end)."""
     require('podman')
-    from relionbench import podman
+    from relionbench.builds import podman
     if not podman.exists(IMAGE):
         built = subprocess.run([sys.executable, '-m', 'relionbench.cli', 'containers', 'build',
                                 'relion-debian', '--runtime', 'podman'],

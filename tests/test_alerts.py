@@ -1,4 +1,4 @@
-"""relionbench.alerts against a local HTTP server and a local SMTP server (aiosmtpd)."""
+"""relionbench.results.alerts against a local HTTP server and a local SMTP server (aiosmtpd)."""
 
 import email
 import email.policy
@@ -14,8 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from relionbench import alerts
-from relionbench.alerts import Outcome
+from relionbench.results import alerts
+from relionbench.results.alerts import Outcome
 
 SECRET = 'SECRET123'
 USER, PASSWORD = 'bench', 'Pa55-w0rd!'
@@ -32,7 +32,7 @@ def no_proxy(monkeypatch):
 @pytest.fixture
 def logs(caplog):
     """The alert module's log lines, all levels."""
-    caplog.set_level(logging.DEBUG, logger='relionbench.alerts')
+    caplog.set_level(logging.DEBUG, logger='relionbench.results.alerts')
     return lambda: '\n'.join(r.getMessage() for r in caplog.records
                              if r.name.startswith('relionbench'))
 

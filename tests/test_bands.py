@@ -18,8 +18,9 @@ import starfile
 from conftest import clock, default_build, reframe, slower, stand_in
 from reframe.utility.sanity import reference_bounds
 
-from relionbench import references, timing, truth
-from relionbench.stages import CHECK_WORKFLOWS
+from relionbench.results import references, timing
+from relionbench.science import truth
+from relionbench.workflows import CHECK_WORKFLOWS
 
 APIX = 3.0
 PROGRAMS = ('relion_run_motioncorr', 'relion_preprocess', 'relion_refine', 'relion_refine_mpi',

@@ -1,5 +1,5 @@
 """RELION builds: identified from what they print, and each release given command lines it
-knows (relionbench.builds, relionbench.releases)."""
+knows (relionbench.builds, relionbench.builds.releases)."""
 
 import os
 import re
@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SHARED_RELION
 
-from relionbench import builds, jobscript, releases, tuning
+from relionbench import builds
+from relionbench.builds import releases
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN
-from relionbench.stages import WORKFLOWS
+from relionbench.run import jobscript, layouts
+from relionbench.workflows import WORKFLOWS
 
 PRINTED = {
     # relion_refine --version of each release and accelerator (macros.h, and measured)
@@ -116,7 +118,7 @@ def test_every_stage_option_is_known_to_each_build(build, tmp_path):
         for out in step.output_dirs():
             (folder / out).mkdir(parents=True, exist_ok=True)
         variant = CPU_ALTCPU if build.accelerator == builds.ALTCPU else CPU_PLAIN
-        program, *args = jobscript.relion_args(step, variant, tuning.cpu_layout('3x2'),
+        program, *args = jobscript.relion_args(step, variant, layouts.cpu_layout('3x2'),
                                                scratch=True, release=release)
         args = ['/tmp' if a == jobscript.SCRATCH else a for a in args]
         binary = f'{build.bindir or build.prefix + "/bin"}/{program.removesuffix("_mpi")}'

@@ -8,8 +8,8 @@ import re
 import pytest
 from conftest import TIME_TOLERANCE, reframe
 
-from relionbench import timing
-from relionbench.stages import MINIATURE
+from relionbench.results import timing
+from relionbench.workflows import MINIATURE
 
 pytestmark = pytest.mark.requires('relion', 'relion5')
 BUILD = 'relion-5_0_1-altcpu'
@@ -80,7 +80,7 @@ def test_vdam_classifies_with_a_randomised_order(run):
 def test_every_metric_of_3_1_is_read_from_5_0_outputs(run):
     """The files 5.0.1 writes (final model and optimiser files, Polish's parameter file,
     STAR files headed '# version 50001') give every metric 3.1.3's do."""
-    from relionbench import references
+    from relionbench.results import references
     _, cases, _ = run
     old = {(e.workflow, e.stage): set(e.metrics) for e in references.load('local')
            if e.build == 'relion-3_1_3-plain' and e.variant == 'cpu-plain'}

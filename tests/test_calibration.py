@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from relionbench import calibration
-from relionbench.stages import MINIATURE
-from relionbench.tuning import Layout
+from relionbench.machine import calibration
+from relionbench.run.layouts import Layout
+from relionbench.workflows import MINIATURE
 
 
 @pytest.mark.parametrize('stage,label,layout,busy', [

@@ -1,11 +1,12 @@
-"""Change points (relionbench.changes): clean noise raises nothing, a 10 % slow-down and a
+"""Change points (relionbench.results.changes): clean noise raises nothing, a 10 % slow-down and a
 2-shell loss are found at their first run, and compare and the alert name that run."""
 
 import numpy as np
 import pytest
 from test_report import perflog_line, write_perflog
 
-from relionbench import changes, compare, results
+from relionbench import results
+from relionbench.results import changes, compare
 
 LENGTH = 144.0          # box length (A) of the miniature: 48 px x 3 A
 

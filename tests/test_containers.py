@@ -7,7 +7,8 @@ import sys
 import pytest
 from conftest import ROOT
 
-from relionbench import builds, containers
+from relionbench import builds
+from relionbench.builds import recipes
 
 RELIONBENCH = [sys.executable, '-m', 'relionbench.cli', 'containers']
 
@@ -19,11 +20,11 @@ def cli(*args, env=None, cwd=ROOT):
 
 def broken(tmp_path, recipe, old, new):
     """A copy of a recipe with one text replaced."""
-    text = (containers.RECIPES / f'{recipe}.def').read_text()
+    text = (recipes.RECIPES / f'{recipe}.def').read_text()
     assert old in text
     path = tmp_path / f'{recipe}.def'
     path.write_text(text.replace(old, new))
-    return containers.parse(path)
+    return recipes.parse(path)
 
 
 def test_every_recipe_passes_check():
@@ -33,7 +34,7 @@ def test_every_recipe_passes_check():
 
 
 def test_recipes_record_version_backend_and_flags():
-    found = {d.name: d for d in containers.recipes()}
+    found = {d.name: d for d in recipes.recipes()}
     assert set(found) == {'relion-avx512-intel', 'relion-cuda', 'relion-gnu', 'relion-debian'}
     assert {d.version for n, d in found.items() if n != 'relion-debian'} == {'3.1.2'}
     assert found['relion-debian'].version == '3.1.3'        # Debian bookworm's package
@@ -67,8 +68,8 @@ def test_each_recipe_is_a_build_with_the_features_of_its_backend():
 ])
 def test_check_names_what_is_wrong(tmp_path, recipe, old, new, problem):
     definition = broken(tmp_path, recipe, old, new)
-    assert any(problem in line for line in containers.problems(definition)), \
-        containers.problems(definition)
+    assert any(problem in line for line in recipes.problems(definition)), \
+        recipes.problems(definition)
     result = cli('check', str(definition.path))
     assert result.returncode == 1 and problem in result.stdout
 
@@ -84,9 +85,9 @@ def test_render_writes_dockerfiles_that_reparse(tmp_path):
     assert text.count('\nRUN ') == 2 and "RUN <<'POST'\nset -e\n" in text
     assert 'RELION_VERSION=${RELION_VERSION}\n' in text
     assert 'ENTRYPOINT ["/bin/sh", "-c", "exec \\"$@\\"", "runscript"]' in text
-    for definition in containers.recipes():
+    for definition in recipes.recipes():
         path = tmp_path / f'{definition.name}.Dockerfile'
-        assert containers.reparse_problems(definition, path) == []
+        assert recipes.reparse_problems(definition, path) == []
 
 
 def test_render_keeps_files_labels_and_runscript(tmp_path):
@@ -96,8 +97,8 @@ def test_render_keeps_files_labels_and_runscript(tmp_path):
                           '%labels\n    relion.note says "hi" $HOME\n\n'
                           '%post\n    cd /opt\n    ls fix.patch\n\n'
                           '%runscript\n    echo "running $1"\n    exec "$@"\n')
-    parsed = containers.parse(definition)
-    path, problems = containers.render(parsed, tmp_path / 'out')
+    parsed = recipes.parse(definition)
+    path, problems = recipes.render(parsed, tmp_path / 'out')
     assert problems == []
     text = path.read_text()
     assert 'COPY patches/fix.patch /opt/fix.patch\nCOPY README.md README.md\n' in text

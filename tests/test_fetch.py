@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from relionbench import fetch
+from relionbench.data import fetch
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = '/pub/scheres/relion_benchmark.tar.gz'

@@ -1,12 +1,12 @@
-"""The report's hand-written pieces of drawing: the SVG history panels (relionbench.svgpanels)
-and the HTML step bars (relionbench.stepbars) put each mark where its numbers say."""
+"""The report's hand-written pieces of drawing: the SVG history panels (relionbench.report.svgpanels)
+and the HTML step bars (relionbench.report.stepbars) put each mark where its numbers say."""
 
 from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 
-from relionbench import stepbars, svgpanels
+from relionbench.report import stepbars, svgpanels
 
 SVG = '{http://www.w3.org/2000/svg}'
 

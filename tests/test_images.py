@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import missing, reframe, require, stand_in
 
-from relionbench import containers, podman
+from relionbench.builds import podman, recipes
 
 pytestmark = pytest.mark.requires('relion', 'podman')
 MOTIONCORR = ('-n', '^Miniature(?!Chain).*MotionCorr', '-r', '--system', 'local')
@@ -36,7 +36,7 @@ def test_an_image_of_another_build_fails_the_provenance_check(runs, image):
 def test_a_recipe_whose_image_is_not_the_build_it_claims_does_not_build(tmp_path, image):
     """A recipe claiming RELION 4.0.1 that installs Debian's package: its %test fails the
     build, and no image of that name is left."""
-    text = containers.RECIPES.joinpath('relion-debian.def').read_text()
+    text = recipes.RECIPES.joinpath('relion-debian.def').read_text()
     claims = tmp_path / 'relion-claims.def'
     claims.write_text(text.replace('RELION_VERSION=3.1.3', 'RELION_VERSION=4.0.1')
                       .replace('"relion=${RELION_VERSION}-*"', 'relion'))

@@ -6,8 +6,11 @@ import os
 
 import pytest
 
-from relionbench import iterations, stages, tune, watch
-from relionbench.stages import MINIATURE
+from relionbench import workflows
+from relionbench.longrun import tune, watch
+from relionbench.run import records
+from relionbench.science import iterations
+from relionbench.workflows import MINIATURE
 
 T0 = 1_800_000_000.0
 
@@ -78,7 +81,7 @@ def test_progress_of_an_auto_refine_says_its_resolution(tmp_path):
 
 def _job(stagedir, steps, limit=1800):
     (stagedir / 'rb_steps').mkdir(parents=True)
-    watch.describe_job(stagedir, 'Miniature %case=Class2D/cpu-plain/1x2', limit,
+    records.describe_job(stagedir, 'Miniature %case=Class2D/cpu-plain/1x2', limit,
                        [(label, program, args) for label, program, args in steps])
 
 
@@ -125,13 +128,13 @@ def test_watch_names_what_to_give_when_there_is_no_session(tmp_path):
 
 
 def test_a_trial_stage_follows_its_layout_and_iterations():
-    class3d = stages.trial(MINIATURE.stage('Class3D'), 3, 2)
+    class3d = workflows.trial(MINIATURE.stage('Class3D'), 3, 2)
     assert class3d.steps[0].program == 'relion_refine_mpi'
     assert '--iter 2 ' in class3d.steps[0].options
     assert all('_it005_' not in s.options and '_it005_' not in ''.join(s.outputs)
                for s in class3d.steps)
     assert '_it002_data.star' in class3d.step('select').options
-    refine = stages.trial(MINIATURE.stage('Refine3D_Local'), 1, None)
+    refine = workflows.trial(MINIATURE.stage('Refine3D_Local'), 1, None)
     assert refine.steps[0].program == 'relion_refine_mpi'      # auto-refine needs MPI
 
 
@@ -157,5 +160,5 @@ def test_candidates_and_bad_input_of_tune():
 
 def test_the_job_description_is_json_with_the_limit_in_seconds(tmp_path):
     from datetime import timedelta
-    watch.describe_job(tmp_path, 'X', timedelta(minutes=30), CLASS2D)
-    assert json.loads((tmp_path / watch.JOB_FILE).read_text())['time_limit'] == 1800
+    records.describe_job(tmp_path, 'X', timedelta(minutes=30), CLASS2D)
+    assert json.loads((tmp_path / records.JOB_FILE).read_text())['time_limit'] == 1800

@@ -28,8 +28,9 @@ EIGHT_GPUS = '''
 import reframe as rfm
 from reframe.core.builtins import fixture, parameter
 
-from relionbench.check import MiniatureData, MiniatureStage
-from relionbench.stages import GPU, MINIATURE, Case
+from relionbench.run.fixtures import MiniatureData
+from relionbench.run.miniature import MiniatureStage
+from relionbench.workflows import GPU, MINIATURE, Case
 
 
 @rfm.simple_test

@@ -1,4 +1,4 @@
-"""relionbench.metrics and relionbench.outputs against what the real RELION writes.
+"""relionbench.science.metrics and relionbench.science.outputs against what the real RELION writes.
 
 Tiny simulated data (tests/tinydata.py) go through the Debian RELION 3.1 programs once
 per module: relion_project makes the particles, then Class2D, an MPI auto-refine with
@@ -23,10 +23,11 @@ import starfile
 import tinydata as tiny
 from conftest import require
 
-from relionbench import metrics, records
 from relionbench.constants import OUT
-from relionbench.outputs import problem, shortfall
-from relionbench.stages import ALDOLASE, POSTPROCESS, Step
+from relionbench.run import records
+from relionbench.science import metrics
+from relionbench.science.outputs import problem, shortfall
+from relionbench.workflows import ALDOLASE, POSTPROCESS, Step
 
 K_2D = 3
 ITER_2D = 2

@@ -12,8 +12,9 @@ import subprocess
 import pytest
 from conftest import TIME_TOLERANCE, reframe
 
-from relionbench import podman, timing
-from relionbench.stages import MINI_CHAIN, MINI_RIBOSOME, MINIATURE, iterations
+from relionbench.builds import podman
+from relionbench.results import timing
+from relionbench.workflows import MINI_CHAIN, MINI_RIBOSOME, MINIATURE, iterations
 
 pytestmark = pytest.mark.requires('relion')      # and podman for the image (``image``)
 

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from relionbench import jobscript, records
+from relionbench.run import jobscript, records
 
 
 def test_measure_records_peak_memory_and_exit_code(tmp_path):
@@ -76,7 +76,7 @@ def test_an_empty_particle_table_is_a_failed_output(tmp_path):
     import pandas as pd
     import starfile
 
-    from relionbench import outputs
+    from relionbench.science import outputs
     optics = pd.DataFrame({'rlnOpticsGroup': [1], 'rlnImagePixelSize': [3.0]})
     empty = pd.DataFrame({'rlnImageName': pd.Series(dtype=str)})
     starfile.write({'optics': optics, 'particles': empty}, tmp_path / 'particles.star')

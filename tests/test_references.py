@@ -3,8 +3,8 @@
 import pytest
 from reframe.utility.sanity import reference_bounds
 
-from relionbench import references
-from relionbench.stages import WORKFLOWS
+from relionbench.results import references
+from relionbench.workflows import WORKFLOWS
 
 L = 256 * 1.12      # aldolase box x pixel (286.72 A)
 

@@ -10,8 +10,9 @@ from xml.etree import ElementTree
 import pandas as pd
 import pytest
 
-from relionbench import compare, report, results, simulate
+from relionbench import report, results
 from relionbench.constants import PERFLOG_FIELDS
+from relionbench.results import compare, simulate
 
 HEADER = '|'.join(f[len('check_'):] for f in PERFLOG_FIELDS)
 FIXED = ('{time}|Miniature %case=Class2D/cpu-plain/1x2|local|default|relion|{result}|'
@@ -193,7 +194,7 @@ def test_gpu_scaling_and_cpu_tables_from_known_times(tmp_path):
 def test_builds_side_by_side_name_the_speed_ups_and_a_disagreement():
     """Two builds on one Refine3D stage (box 48 x 3 A = 144 A): 5.0.1 --cpu 4 x as fast as
     3.1.3 and 2 x its own plain path; a resolution 3 shells away is flagged."""
-    from relionbench import sidebyside
+    from relionbench.results import sidebyside
 
     def run(n, environ, variant, seconds, resolution):
         base = {'run': n, 'time': pd.Timestamp('2026-12-01', tz='UTC') + pd.Timedelta(n, 's'),
@@ -234,7 +235,7 @@ def test_one_session_with_two_builds_keeps_both_runs():
 def test_a_resized_miniature_has_its_own_history_and_ranking(tmp_path):
     """A run of the miniature at another size (dataset miniature-96x440) is not compared with
     the small miniature's runs, and the ranking puts each size on its own row."""
-    from relionbench import sidebyside
+    from relionbench.results import sidebyside
     lines = [perflog_line(f'2026-11-{day:02d}T01:00:00+00:00', '14.0') for day in range(1, 4)]
     lines.append(perflog_line('2026-11-04T01:00:00+00:00', '60.0').replace(
         '|miniature|', '|miniature-96x440|'))

@@ -4,7 +4,8 @@ every figure loads, names are escaped, and the first screen leads with what went
 import pytest
 from browser import SHOTS, open_report
 
-from relionbench import report, results, simulate
+from relionbench import report, results
+from relionbench.results import simulate
 
 pytestmark = pytest.mark.requires('chromium')
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from relionbench import tuning
-from relionbench.stages import ALDOLASE, RIBOSOME, WORKFLOWS
+from relionbench.run import layouts
+from relionbench.workflows import ALDOLASE, RIBOSOME, WORKFLOWS
 
 ALL_STEPS = [(s, step) for w in WORKFLOWS.values() for s in w.stages for step in s.steps]
 
@@ -66,19 +66,19 @@ def test_cases_cover_variants_and_scales():
 
 
 def test_tuning_rules():
-    assert [tuning.gpu_ranks(n) for n in (1, 2, 4, 8, 16)] == [3, 5, 11, 21, 41]
-    assert tuning.pool(4) == 30 and tuning.pool(20) == 40
-    layout = tuning.intel_layout(128)           # Intel's single-node 8358 example
+    assert [layouts.gpu_ranks(n) for n in (1, 2, 4, 8, 16)] == [3, 5, 11, 21, 41]
+    assert layouts.pool(4) == 30 and layouts.pool(20) == 40
+    layout = layouts.intel_layout(128)           # Intel's single-node 8358 example
     assert (layout.tasks, layout.threads) == (9, 16)
-    assert tuning.gpu_layout(8, 4).nodes == 2
-    assert tuning.cpu_layout('23x4') == tuning.Layout(23, 4)
+    assert layouts.gpu_layout(8, 4).nodes == 2
+    assert layouts.cpu_layout('23x4') == layouts.Layout(23, 4)
     with pytest.raises(ValueError, match='TASKSxTHREADS'):
-        tuning.cpu_layout('23')
+        layouts.cpu_layout('23')
 
 
 def test_a_size_preset_sets_the_miniatures_sampling_options():
-    from relionbench.stages import MINIATURE, sized
-    from relionbench.synthetic import Size
+    from relionbench.data.synthetic import Size
+    from relionbench.workflows import MINIATURE, sized
     extract, post = MINIATURE.stage('Extract'), MINIATURE.stage('Refine3D_Local')
     assert sized(extract, Size()) is extract
     args = ' '.join(extract.steps[0].args())

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import starfile
 
-from relionbench import miniature, synthetic, truth
+from relionbench.data import miniature, sizes, synthetic
+from relionbench.science import truth
 
 
 @pytest.fixture(scope='module')
@@ -53,7 +54,7 @@ def test_layout(generated):
                  'Reference/initial_model.mrc', synthetic.coordinate_file(0)):
         assert (out / path).is_file(), path
     truth = next(iter(starfile.read(out / 'truth/particles.star', always_dict=True).values()))
-    assert len(truth) == synthetic.N_PARTICLES
+    assert len(truth) == sizes.N_PARTICLES
     decoys = (truth['rlnClassNumber'] == 2).mean()
     assert decoys == pytest.approx(synthetic.DECOY_FRACTION, abs=0.05)
     assert _movie(out).shape == (synthetic.N_FRAMES, synthetic.MOVIE_SIZE, synthetic.MOVIE_SIZE)
@@ -203,9 +204,9 @@ def test_prepare_writes_every_file_of_the_layout(tmp_path):
     particles = {name: len(starfile.read(tmp_path / f'{name}/particles.star',
                                          always_dict=True)['particles'])
                  for name in ('Extract/job004', 'Select/job007')}
-    decoys = round(synthetic.DECOY_FRACTION * synthetic.N_PARTICLES)
-    assert particles == {'Extract/job004': synthetic.N_PARTICLES,
-                         'Select/job007': synthetic.N_PARTICLES - decoys}
+    decoys = round(synthetic.DECOY_FRACTION * sizes.N_PARTICLES)
+    assert particles == {'Extract/job004': sizes.N_PARTICLES,
+                         'Select/job007': sizes.N_PARTICLES - decoys}
     refined, _ = truth.read_map(tmp_path / 'Refine3D/job008/run_class001.mrc')
     true_map, _ = truth.read_map(tmp_path / 'truth/map.mrc')
     curve = truth.fsc(refined, true_map)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import starfile
 
-from relionbench import truth
+from relionbench.science import truth
 
 BOX, PIXEL = 32, 3.0
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from common import RUNS, environments, names, podman_runtime, system
 
-from relionbench import builds, clustershape
+from relionbench import builds
 from relionbench import constants as c
+from relionbench.machine import clustershape
 
 ROOT_MPI = [    # the pseudo-cluster runs jobs as root; Open MPI refuses root unless told
     ['OMPI_ALLOW_RUN_AS_ROOT', '1'],

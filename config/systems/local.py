@@ -8,7 +8,7 @@ import os
 
 from common import RUNS, environments, names, podman_runtime, system
 
-from relionbench import builds, hostinfo
+from relionbench import builds
 from relionbench.constants import (
     ENV_RELION,
     X_CALIBRATE,
@@ -18,6 +18,7 @@ from relionbench.constants import (
     X_MAX_NODES,
     X_SCRATCH,
 )
+from relionbench.machine import hostinfo
 
 PLATFORMS, PODMAN = podman_runtime()
 BUILDS = builds.discover() or [builds.Build(ENV_RELION, descr='no RELION found: the checks '
@@ -44,7 +45,7 @@ system = system('local', 'This machine (embedded default)', ['.*'], [{
         X_MAX_NODES: 1,
         X_DATA_ROOT: os.environ.get('RELIONBENCH_DATA', f'{RUNS}/data'),
         X_SCRATCH: os.environ.get('RELIONBENCH_SCRATCH', ''),   # --scratch_dir, if given
-        X_CALIBRATE: True,      # times judged against this machine (relionbench.calibration)
+        X_CALIBRATE: True,      # times judged against this machine (relionbench.machine.calibration)
     },
 }])
 

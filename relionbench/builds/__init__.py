@@ -1,0 +1,218 @@
+"""RELION builds: each one a ReFrame programming environment (DESIGN.md, "Builds").
+
+A build is an installation prefix, a set of modules or a container image. Its environment's
+features select it: ``relion``, its accelerator (``altcpu``, ``cuda``, ``plain``) and, in
+``extras``, its version and release, so ``-p NAME`` picks builds and a check's variant
+follows the build (``cpu-altcpu`` needs ``+altcpu``, ``gpu`` needs ``+cuda``).
+
+On the ``local`` system the builds are found (the RELION on PATH, the prefixes listed in
+``RELIONBENCH_RELION``, those under ``/opt/relion-*``) and identified from what their own
+``relion_refine --version`` prints; where it prints no accelerator tag, from the libraries
+the binary links against.
+"""
+
+import functools
+import glob
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field, replace
+
+from relionbench.builds import releases
+from relionbench.constants import ENV_ALTCPU, ENV_CUDA, ENV_RELION, ENV_VDAM
+
+UNKNOWN = 'unknown'
+ALTCPU, CUDA, HIP, SYCL, PLAIN = 'ALTCPU', 'CUDA', 'HIP', 'SYCL', 'plain'
+FEATURES = {ALTCPU: ENV_ALTCPU, CUDA: ENV_CUDA, HIP: 'hip', SYCL: 'sycl', PLAIN: 'plain'}
+"""Environment feature of each accelerator."""
+
+TAGS = {'VECTOR-ACC': ALTCPU, 'CUDA-ACC': CUDA, 'HIP-ACC': HIP, 'SYCL-ACC': SYCL}
+"""Accelerator tags of ``relion_refine --version`` (RELION 3.1 to 5.0: macros.h)."""
+
+LIBRARIES = {r'libcudart|libcufft': CUDA, r'libamdhip|libhipfft': HIP, r'libsycl': SYCL,
+             r'libtbb': ALTCPU}
+"""Libraries that give a build's accelerator away when its binary prints no tag."""
+
+LISTED = 'RELIONBENCH_RELION'          # ':'-separated install prefixes
+DATA_RELION = 'RELIONBENCH_DATA_RELION'  # the prefix whose programs make the miniature
+OPT = '/opt'
+LINKED = '--- linked libraries:'
+
+
+@dataclass(frozen=True)
+class Build:
+    """One RELION installation as the suite runs it."""
+
+    name: str                       #: environment name (letters, digits, '_' and '-')
+    version: str = UNKNOWN          #: '5.0.1'
+    accelerator: str = UNKNOWN      #: ALTCPU, CUDA, HIP, SYCL or plain
+    prefix: str = ''                #: install prefix put first in PATH ('' : PATH as it is)
+    bindir: str = ''                #: where its programs are ('' for modules and images)
+    modules: tuple = ()             #: modules that provide it
+    image: str = ''                 #: container image file (in the partition's image_dir)
+    descr: str = ''
+    features: tuple = field(default=())   #: extra environment features
+
+    @property
+    def release_key(self):
+        """(major, minor), (0, 0) when unknown."""
+        return releases.release_key(self.version) or (0, 0)
+
+    @property
+    def release(self):
+        """'5.0' of '5.0.1' ('' when unknown)."""
+        key = releases.release_key(self.version)
+        return f'{key[0]}.{key[1]}' if key else ''
+
+    def environment(self, systems, modules_by_hand=False):
+        """The ReFrame environment entry of this build for ``systems``; ``modules_by_hand``:
+        load its modules with ``module load`` lines (ReFrame has no module system there)."""
+        env = {'name': self.name, 'target_systems': list(systems),
+               'features': [ENV_RELION, FEATURES.get(self.accelerator, PLAIN),
+                            *([ENV_VDAM] if self.release_key >= (4, 0) else []),
+                            *self.features],
+               'extras': {'relion_version': self.version, 'relion_release': self.release,
+                          'relion_accelerator': self.accelerator,
+                          'relion_prefix': self.prefix, 'relion_image': self.image,
+                          'relion_modules': ' '.join(self.modules)}}
+        if modules_by_hand and self.modules:
+            env['prepare_cmds'] = [f'module load {m}' for m in self.modules]
+        else:
+            env['modules'] = list(self.modules)
+        if self.prefix:
+            env['env_vars'] = [['PATH', f'{self.prefix}/bin:$PATH']]
+        return env
+
+
+def parse_version(text):
+    """(version, accelerator) from ``relion_refine --version`` output; accelerator is
+    UNKNOWN when no tag is printed (or no version at all)."""
+    version = re.search(r'RELION version:\s*(\S+)', text)
+    if not version:
+        return UNKNOWN, UNKNOWN
+    tag = next((acc for tag, acc in TAGS.items() if f'{tag}=' in text), None)
+    if tag:
+        return version[1], tag
+    return version[1], PLAIN if 'Precision:' in text else UNKNOWN
+
+
+def from_libraries(ldd_text):
+    """The accelerator that ``ldd``'s list of a binary's libraries shows (PLAIN for none)."""
+    return next((acc for pattern, acc in LIBRARIES.items() if re.search(pattern, ldd_text)),
+                PLAIN)
+
+
+def version_command(program='relion_refine'):
+    """A shell command printing what the build says of itself: ``--version``, then the
+    libraries its binary links against (the fallback where no accelerator tag is printed)."""
+    return (f'{program} --version 2>&1; echo "{LINKED}"; '
+            f'ldd "$(command -v {program})" 2>/dev/null || true')
+
+
+def read_version(text):
+    """(version, accelerator) from ``version_command``'s output."""
+    printed, _, linked = text.partition(LINKED)
+    version, accelerator = parse_version(printed)
+    if version != UNKNOWN and accelerator == UNKNOWN and linked.strip():
+        accelerator = from_libraries(linked)
+    return version, accelerator
+
+
+def mismatch(extras, version, accelerator):
+    """How the RELION a job ran (``version``, ``accelerator``: what it printed) differs from
+    the build its environment declares (``extras``); '' when they agree or one is unknown."""
+    declared = extras.get('relion_version', ''), extras.get('relion_accelerator', '')
+    ran = version, accelerator
+    differ = [f'{what} {has} instead of {want}'
+              for what, want, has in zip(('version', 'accelerator'), declared, ran)
+              if UNKNOWN not in (want or UNKNOWN, has) and
+              has.split('-')[0].lower() != want.split('-')[0].lower()]
+    return ', '.join(differ)
+
+
+@functools.cache
+def identify(bindir):
+    """(version, accelerator) of the relion_refine in ``bindir``, from what it prints;
+    (UNKNOWN, UNKNOWN) when it does not run."""
+    env = {**os.environ, 'PATH': f'{bindir}:{os.environ.get("PATH", "")}'}
+    try:
+        out = subprocess.run(['sh', '-c', version_command()], capture_output=True, text=True,
+                             timeout=60, env=env)
+    except (OSError, subprocess.TimeoutExpired):
+        return UNKNOWN, UNKNOWN
+    return read_version(out.stdout + out.stderr)
+
+
+def env_name(text):
+    """``text`` as a ReFrame environment name: 'relion-5.0.1-altcpu' -> 'relion-5_0_1-altcpu'."""
+    name = re.sub(r'[^A-Za-z0-9_-]', '_', text)
+    return name if re.match(r'[A-Za-z_]', name) else f'relion-{name}'
+
+
+def candidates(path=None, listed=None, opt=OPT):
+    """[(bindir, prefix)]: the RELION on PATH (prefix ''), then each listed prefix, then
+    ``<opt>/relion-*``; each installation once."""
+    found, seen = [], set()
+    on_path = shutil.which('relion_refine', path=path)
+    if on_path:
+        found.append((os.path.dirname(on_path), ''))
+        seen.add(os.path.realpath(os.path.dirname(on_path)))
+    listed = os.environ.get(LISTED, '') if listed is None else listed
+    prefixes = [p for p in listed.split(':') if p] + sorted(glob.glob(f'{opt}/relion-*'))
+    for prefix in prefixes:
+        bindir = os.path.join(prefix, 'bin')
+        real = os.path.realpath(bindir)
+        if real in seen or not os.access(os.path.join(bindir, 'relion_refine'), os.X_OK):
+            continue
+        seen.add(real)
+        found.append((bindir, os.path.abspath(prefix)))
+    return found
+
+
+def discover(path=None, listed=None, opt=OPT):
+    """Every RELION build this machine has, identified; those that do not run are left out.
+    Names come from what the build is ('relion-3_1_3-plain'); two builds that identify
+    alike are told apart by their prefix's folder name."""
+    builds = []
+    for bindir, prefix in candidates(path, listed, opt):
+        version, accelerator = identify(bindir)
+        if version == UNKNOWN:
+            continue
+        name = env_name(f'relion-{version}-{FEATURES.get(accelerator, accelerator)}')
+        if any(b.name == name for b in builds):
+            name = env_name(os.path.basename(prefix.rstrip('/')) or bindir)
+        where = prefix or bindir
+        builds.append(Build(name, version, accelerator, prefix, bindir,
+                            descr=f'RELION {version} ({accelerator}) in {where}'))
+    return builds
+
+
+def data_tools(builds, chosen=None):
+    """The build whose programs make the miniature, whatever build is under test: the prefix
+    in ``RELIONBENCH_DATA_RELION``, else the RELION on PATH, else the first found. None when
+    there is no build."""
+    chosen = os.environ.get(DATA_RELION, '') if chosen is None else chosen
+    if chosen:
+        real = os.path.realpath(chosen)
+        return next((b for b in builds if b.prefix and os.path.realpath(b.prefix) == real),
+                    Build('data-tools', prefix=os.path.abspath(chosen),
+                          bindir=os.path.join(os.path.abspath(chosen), 'bin')))
+    return builds[0] if builds else None
+
+
+def from_recipes(names=()):
+    """The builds of the container recipes in ``containers/`` (name, version, backend and
+    image file from the recipe itself)."""
+    from relionbench.builds import recipes
+    return [Build(d.name, d.version, d.backend, image=d.image,
+                  descr=f'image {d.image}: RELION {d.version} ({d.backend}), '
+                        f'containers/{d.path.name}')
+            for d in recipes.recipes(names)]
+
+
+def emulated_gpu(build):
+    """``build`` declared as a CUDA build for a partition whose GPUs are emulated (CI): the
+    gpu variant's layout and GRES, RELION on the CPU."""
+    return replace(build, name=f'{build.name}-gpu-emulated', features=(FEATURES[CUDA],),
+                   descr=f'{build.descr}; GPUs emulated, RELION on the CPU')

@@ -1,0 +1,58 @@
+"""``relionbench references``: the references applied on a system, or derived from repeat runs."""
+
+import sys
+from pathlib import Path
+
+
+def cmd_derive(args):
+    """YAML references from repeat runs' ReFrame reports (median, tolerance from the spread),
+    with the calibration those runs measured."""
+    import json
+
+    import yaml
+
+    from relionbench.results import references, timing
+    runs, calibrations = [], []
+    for report in args.derive:
+        cases = json.loads(Path(report).read_text())['runs'][0]['testcases']
+        # a run that missed a reference is still a measurement; one that failed earlier is not
+        runs.append({(c['display_name'].split(' /')[0], c['environ']): timing.perf(c)
+                     for c in cases
+                     if '%case=' in c['display_name'] and
+                     (c['result'] == 'pass' or c.get('fail_phase') == 'performance')})
+        calibrations += [found for c in cases if c['display_name'].startswith('Calibration')
+                         if (found := timing.calibration(c))]
+    derived = references.derive(runs, args.system, args.source, [c for c in calibrations if c])
+    print(yaml.safe_dump(derived, sort_keys=False, width=100), end='')
+    return 0
+
+
+def cmd_references(args):
+    from relionbench.results import references
+    if args.derive:
+        return cmd_derive(args)
+    try:
+        table = references.table(args.system)
+    except references.ReferenceError as err:
+        print(f'relionbench: {err}', file=sys.stderr)
+        return 1
+    if table.empty:
+        print(f'no references for system {args.system!r} '
+              f'(looked for {references.REFERENCE_DIR / (args.system + ".yaml")})')
+        return 0
+    if args.stage:
+        table = table[table.stage == args.stage]
+    print(table.to_csv(index=False) if args.csv else table.to_string(index=False))
+    return 0
+
+
+def add(sub):
+    """Add this module's commands to the ``relionbench`` parser."""
+    ref = sub.add_parser('references', help='print the references applied on a system')
+    ref.add_argument('--system', required=True, help='system name, e.g. scarf')
+    ref.add_argument('--stage', help='only this stage, e.g. Class2D')
+    ref.add_argument('--csv', action='store_true', help='CSV instead of a table')
+    ref.add_argument('--derive', nargs='+', metavar='REPORT',
+                     help='print YAML references derived from repeat runs (ReFrame run reports)')
+    ref.add_argument('--source', default='repeat runs', help='source text for --derive')
+    ref.set_defaults(func=cmd_references)

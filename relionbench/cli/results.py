@@ -1,0 +1,102 @@
+"""``relionbench report`` and ``relionbench compare``: the results of past sessions."""
+
+import sys
+import time
+from pathlib import Path
+
+
+def _results_options(parser):
+    parser.add_argument('--runs', help='the suite\'s results folder (default: $RFM_PREFIX, '
+                        '$RELIONBENCH_RUNS or relionbench-runs/ in the checkout)')
+    parser.add_argument('--source', choices=('auto', 'db', 'perflogs'), default='auto',
+                        help='read the results database, the perflogs, or both (default)')
+    parser.add_argument('--system', help='only this system')
+
+
+def _load(args):
+    """The results under --runs, or a one-line error (None)."""
+    from relionbench import results
+    folder = Path(args.runs or results.default_folder()).resolve()
+    what = {'auto': 'results database and perflogs', 'db': 'results database',
+            'perflogs': 'perflogs'}[args.source]
+    try:
+        found = results.load(folder, args.source)
+    except (OSError, ValueError) as err:
+        print(f'relionbench: {err}', file=sys.stderr)
+        return None
+    if args.system:
+        found = results.Results(found.runs[found.runs.system == args.system], found.values)
+    if found.empty:
+        print(f'relionbench: no results in {args.runs or results.default_folder()} '
+              f'(run the suite first, or point --runs at its folder)', file=sys.stderr)
+        return None
+    count = len(found.runs)
+    print(f'relionbench: read {count} run{"s" * (count != 1)} from the {what} under {folder}',
+          file=sys.stderr)
+    return found
+
+
+def cmd_report(args):
+    from relionbench.report.workers import Workers
+    start = time.perf_counter()
+    with Workers() as workers:          # they import matplotlib while the results load
+        from relionbench import report, results
+        found = _load(args)
+        if found is None:
+            return 1
+        out = Path(args.out or (Path(args.runs or results.default_folder()) / 'report'))
+        index = report.write(found, out, last=args.last, workers=workers)
+    print(f'report of {len(found.runs)} runs written to {index} '
+          f'in {time.perf_counter() - start:.1f} s')
+    return 0
+
+
+def cmd_compare(args):
+    from relionbench.results import compare
+    found = _load(args)
+    if found is None:
+        return 1
+    table = compare.compare(found, history=args.history, session=args.session,
+                            system=args.system)
+    print(table.to_csv(index=False) if args.csv else
+          compare.text(table, only_flagged=args.only_flagged))
+    if args.alert:
+        _alert(found, table, args.system)
+    return 1 if not compare.flagged(table).empty else 0
+
+
+def _alert(found, table, system):
+    """Send the alert, if any, and say what became of it; never changes the exit status."""
+    from relionbench.results import alerts, compare
+    message = compare.alert_message(found, table, system)
+    if message is None:
+        print('alert: nothing to report', file=sys.stderr)
+        return
+    if not alerts.channels():
+        print('alert: no channel configured (set RELIONBENCH_WEBHOOK_URL or '
+              'RELIONBENCH_SMTP_HOST and RELIONBENCH_SMTP_TO)', file=sys.stderr)
+        return
+    for outcome in alerts.send(*message):
+        print(f'alert: {outcome.channel} {outcome.detail}', file=sys.stderr)
+
+
+def add(sub):
+    """Add this module's commands to the ``relionbench`` parser."""
+    rep = sub.add_parser('report', help='write tables and plots of the results (index.html)')
+    _results_options(rep)
+    rep.add_argument('--out', help='folder to write (default: <runs>/report)')
+    rep.add_argument('--last', type=int, default=10,
+                     help='runs shown per stage table (default 10; the plots show all)')
+    rep.set_defaults(func=cmd_report)
+    cmp = sub.add_parser('compare', help='compare the latest run of each check with its history '
+                         '(exit status 1 when something regressed)')
+    _results_options(cmp)
+    cmp.add_argument('--history', type=int, default=5,
+                     help='baseline: median of this many previous runs (default 5)')
+    cmp.add_argument('--session', help='baseline: the run in this ReFrame session (uuid)')
+    cmp.add_argument('--only-flagged', action='store_true', help='print only what is flagged')
+    cmp.add_argument('--csv', action='store_true', help='CSV instead of a table')
+    cmp.add_argument('--alert', action='store_true',
+                     help='post missed references and regressions of the newest session to '
+                     'the webhook / email set in the environment')
+    cmp.set_defaults(func=cmd_compare)

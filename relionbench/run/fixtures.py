@@ -1,0 +1,89 @@
+"""The checks' fixtures: jobs that run one of the suite's own Python modules on any
+partition (the miniature's data, the machine's calibration)."""
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import reframe as rfm
+import reframe.utility.sanity as sn
+from reframe.core.backends import getlauncher
+from reframe.core.builtins import run_before, sanity_function, variable
+from reframe.core.exceptions import SanityError
+
+from relionbench import builds
+from relionbench.constants import ENV_RELION, X_CALIBRATE
+from relionbench.machine import calibration
+
+
+class SuiteJob(rfm.RunOnlyRegressionTest):
+    """A fixture job running one of the suite's own Python modules on any partition, with
+    the local launcher; subclasses set ``executable_opts``."""
+
+    valid_systems = ['*']
+    valid_prog_environs = [f'+{ENV_RELION}']
+    executable = sys.executable
+    time_limit = '10m'
+
+    @run_before('run')
+    def launch_locally(self):
+        self.job.launcher = getlauncher('local')()
+
+
+class MiniatureData(SuiteJob):
+    """Generates the synthetic miniature dataset and the intermediates its stages start from
+    (relionbench.data.miniature); used as a session fixture, so it runs once per session, with
+    the RELION programs of ``builds.data_tools`` whatever build is under test."""
+
+    #: Seed of the simulation (same seed, same bytes)
+    seed = variable(int, value=0)
+    #: Size preset (relionbench.data.sizes.Size): BOXxPARTICLES or small (48x440, the one
+    #: reference/local.yaml holds), medium (96x440), large (144x440); set it with
+    #: ``-S MiniatureData.size=96x440``
+    size = variable(str, value='small')
+    #: A folder keeping miniatures by what made them (seed, size, the suite's code, RELION):
+    #: a session copies the one made before instead of making it again; default
+    #: ``$RELIONBENCH_MINIATURE_CACHE``, none when unset
+    cache = variable(str, value=os.environ.get('RELIONBENCH_MINIATURE_CACHE', ''))
+
+    @run_before('run')
+    def set_command(self):
+        cache = ['--cache', str(Path(self.cache).resolve())] if self.cache else []
+        self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
+                                '--seed', str(self.seed), '--size', self.size, *cache]
+        tools = builds.data_tools(builds.discover())
+        if tools and tools.bindir:          # the same programs whatever build is under test
+            self.env_vars['PATH'] = f'{shlex.quote(tools.bindir)}:$PATH'
+        self.prerun_cmds = ['echo "miniature made with: $(command -v relion_refine)"'
+                            ' "$(relion_refine --version 2>&1 | head -n 1)"']
+
+    @sanity_function
+    def assert_generated(self):
+        refused = [line for line in Path(self.stagedir, self.job.stderr).read_text().splitlines()
+                   if line.startswith('relionbench mini generate: ')]
+        if refused:                     # e.g. a bad size: the one line that says what to give
+            raise SanityError(refused[0].replace('relionbench mini generate: --size',
+                                                 f'-S MiniatureData.size={self.size}'))
+        return sn.all([sn.assert_found(r'^prepared ', self.stdout),
+                       sn.assert_true(Path(self.stagedir, 'truth', 'map.mrc').is_file(),
+                                      msg='truth/map.mrc was not written')])
+
+
+class Calibration(SuiteJob):
+    """Times the calibration workload (relionbench.machine.calibration) once per partition, in a
+    job like the stages' own, where the partition scales its time references by it."""
+
+    @run_before('run')
+    def set_command(self):
+        full = self.current_partition.extras.get(X_CALIBRATE)
+        self.executable_opts = ['-m', 'relionbench.machine.calibration', '--out', calibration.FILE,
+                                *([] if full else ['--repeats', '1', '--duration', '0'])]
+        self.keep_files = [calibration.FILE]
+
+    @sanity_function
+    def assert_measured(self):
+        return sn.assert_true(Path(self.stagedir, calibration.FILE).is_file(),
+                              msg=f'{calibration.FILE} was not written')
+
+
