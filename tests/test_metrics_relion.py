@@ -5,7 +5,7 @@ per module: relion_project makes the particles, then Class2D, an MPI auto-refine
 split halves, mask + post-processing, CTF refinement and extraction from a micrograph.
 Every extractor must return the numbers found under the same STAR labels, read here
 independently with starfile. Outputs are laid out as the stage tables lay them out
-(``Bench/Refine3D/run`` ...), so ``metrics.science`` is run on the published steps too.
+(``Bench/Refine3D/run`` ...), so ``extract.science`` is run on the published steps too.
 """
 
 import math
@@ -25,7 +25,7 @@ from conftest import require
 
 from relionbench.constants import OUT
 from relionbench.run import records
-from relionbench.science import metrics
+from relionbench.science import extract, metrics, star
 from relionbench.science.outputs import problem, shortfall
 from relionbench.workflows import ALDOLASE, POSTPROCESS, Step
 
@@ -193,8 +193,8 @@ def _general(path, block):
 @relion
 def test_classification_reads_the_last_iteration(class2d):
     model = Path(f'{class2d}_it{ITER_2D:03d}_model.star')
-    assert metrics.last_iteration(class2d) == model
-    found = metrics.classification(class2d)
+    assert star.last_iteration(class2d) == model
+    found = extract.classification(class2d)
 
     general = _general(model, 'model_general')
     occupancy = starfile.read(model, always_dict=True)['model_classes']['rlnClassDistribution']
@@ -216,7 +216,7 @@ def test_classification_reads_the_last_iteration(class2d):
 @relion
 def test_refinement_reads_the_final_model(refine3d, workspace):
     model = Path(f'{refine3d}_model.star')
-    found = metrics.refinement(refine3d)
+    found = extract.refinement(refine3d)
 
     blocks = starfile.read(model, always_dict=True)
     classes = blocks['model_classes']
@@ -238,7 +238,7 @@ def test_refinement_reads_the_final_model(refine3d, workspace):
 @relion
 def test_postprocess_reads_the_general_block(postprocessed, workspace):
     star = Path(f'{postprocessed}.star')
-    found = metrics.postprocess(postprocessed)
+    found = extract.postprocess(postprocessed)
 
     general = _general(star, 'general')
     assert found == {
@@ -256,7 +256,7 @@ def test_postprocess_reads_the_general_block(postprocessed, workspace):
 
 @relion
 def test_ctf_refine_reads_the_optics_beam_tilt(ctf_refined):
-    found = metrics.ctf_refine(ctf_refined)
+    found = extract.ctf_refine(ctf_refined)
 
     blocks = starfile.read(ctf_refined, always_dict=True)
     optics = blocks['optics']
@@ -270,7 +270,7 @@ def test_ctf_refine_reads_the_optics_beam_tilt(ctf_refined):
 @relion
 def test_extraction_reads_the_new_optics(extracted):
     star, centres = extracted
-    found = metrics.extraction(star)
+    found = extract.extraction(star)
 
     blocks = starfile.read(star, always_dict=True)
     optics = blocks['optics']
@@ -293,11 +293,11 @@ def test_science_follows_the_stage_tables(workspace, class2d, refine3d, postproc
              ALDOLASE.stage('Refine3D_CtfRefine').step('postprocess'),
              ALDOLASE.stage('Refine3D_CtfRefine').step('ctf_refine'),
              ALDOLASE.stage('Refine3D_Reextract').step('reextract')]
-    direct = [metrics.classification(class2d), metrics.refinement(refine3d),
-              metrics.postprocess(postprocessed), metrics.ctf_refine(ctf_refined),
-              metrics.extraction(extracted[0])]
+    direct = [extract.classification(class2d), extract.refinement(refine3d),
+              extract.postprocess(postprocessed), extract.ctf_refine(ctf_refined),
+              extract.extraction(extracted[0])]
     for step, values in zip(steps, direct):
-        found = metrics.science(step, workspace.root)
+        found = extract.science(step, workspace.root)
         assert found == {f'{step.label}_{k}': v for k, v in values.items()}
         for name, value in found.items():
             unit, kind = metrics.describe(name)
@@ -316,9 +316,9 @@ def test_relion_logs_carry_no_warning_relionbench_flags(workspace, class2d, refi
 def test_polish_reads_relions_three_parameters(tmp_path):
     path = tmp_path / 'opt_params_all_groups.txt'
     path.write_text('0.8925 8190 2.82\n')
-    assert metrics.polish(path) == {'sigma_vel': pytest.approx(0.8925), 'sigma_div': 8190,
+    assert extract.polish(path) == {'sigma_vel': pytest.approx(0.8925), 'sigma_div': 8190,
                                     'sigma_acc': pytest.approx(2.82)}
-    for name in metrics.polish(path):
+    for name in extract.polish(path):
         assert metrics.describe(f'polish_train_{name}') == metrics.SCIENCE[name]
 
 
@@ -327,7 +327,7 @@ def test_polish_refuses_too_few_parameters(tmp_path, text):
     path = tmp_path / 'opt_params_all_groups.txt'
     path.write_text(text)
     with pytest.raises(ValueError, match='expected 3 parameters'):
-        metrics.polish(path)
+        extract.polish(path)
 
 
 # -- outputs.problem --------------------------------------------------------------------

@@ -45,7 +45,7 @@ system = system('local', 'This machine (embedded default)', ['.*'], [{
         X_MAX_NODES: 1,
         X_DATA_ROOT: os.environ.get('RELIONBENCH_DATA', f'{RUNS}/data'),
         X_SCRATCH: os.environ.get('RELIONBENCH_SCRATCH', ''),   # --scratch_dir, if given
-        X_CALIBRATE: True,      # times judged against this machine (relionbench.machine.calibration)
+        X_CALIBRATE: True,      # times judged against this machine (machine.calibration)
     },
 }])
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import starfile
 
-from relionbench import builds
+from relionbench import builds, sources
 from relionbench.data import sizes, synthetic
 from relionbench.science import truth
 
@@ -211,10 +211,11 @@ def prepare(out, seed=0, size=None):
 
 
 def cache_key(seed, size):
-    """What a miniature depends on, hashed: the seed, the size, the suite's code and the
-    RELION programs that make it (where they are and what they say they are)."""
+    """What a miniature depends on, hashed: the seed, the size, the source of the modules
+    that make it (this one and every module it imports, directly or not) and the RELION
+    programs that make it (where they are and what they say they are)."""
     digest = hashlib.sha256(f'{seed} {size}'.encode())
-    for source in sorted(Path(__file__).parent.glob('*.py')):
+    for source in sources.closure(__name__):
         digest.update(source.read_bytes())
     refine = shutil.which('relion_refine') or ''
     version = builds.identify(os.path.dirname(refine)) if refine else ()

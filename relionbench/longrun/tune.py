@@ -150,7 +150,8 @@ def tune(stage_name, check='Miniature', system='local', build='', layouts=None, 
     (rows, recommended Prediction, the published layout's Prediction)."""
     workflow = workflows.CHECK_WORKFLOWS.get(check)
     if workflow is None:
-        raise TuneError(f'unknown workflow {check!r}: one of {", ".join(workflows.CHECK_WORKFLOWS)}')
+        raise TuneError(f'unknown workflow {check!r}: one of '
+                        f'{", ".join(workflows.CHECK_WORKFLOWS)}')
     names = [s.name for s in workflow.stages]
     if stage_name not in names:
         raise TuneError(f'{check} has no stage {stage_name!r}: one of {", ".join(names)}')

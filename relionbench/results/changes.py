@@ -12,12 +12,10 @@ runs later, and the first run it names is still where it began. The latest level
 when it differs from the median of the (at least ``BEFORE``) runs before it by at least the
 metric's ``EFFECT`` (a 10 % slow-down is one; run-to-run noise within a session is not).
 
-``python -m relionbench.results.changes --replay RUNS`` prints what compare flags after each session
-of the results under RUNS (scripts/measure-changes).
+``python -m relionbench.results.replay RUNS`` replays a history session by session
+(scripts/measure-changes).
 """
 
-import argparse
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,38 +111,3 @@ def _counts(change, level, kind):
     relative, absolute = EFFECT[kind]
     return abs(change) >= absolute and (relative is None or
                                         abs(change) >= relative * abs(level))
-
-
-# -- the measurement (scripts/measure-changes) ---------------------------------------------------
-
-def replay(folder, history=5):
-    """What compare flags after each session of the results under ``folder``: lines of text."""
-    from relionbench import results
-    from relionbench.results import compare
-    loaded = results.load(folder)
-    sessions = list(dict.fromkeys(loaded.runs.sort_values('time').session))
-    lines = []
-    for number in range(1, len(sessions) + 1):
-        runs = loaded.runs[loaded.runs.session.isin(sessions[:number])]
-        table = compare.compare(results.Results(runs, loaded.values), history=history)
-        shown = compare.flagged(table)
-        lines.append(f'after run {number}: ' + ('nothing flagged' if shown.empty else
-                     f'{len(shown)} flagged'))
-        lines += [f'  {row.case} {row.metric}: {compare.fmt(row.baseline)} -> '
-                  f'{compare.fmt(row.latest)} {row.unit} ({row.change} against the median); '
-                  f'{row.status}' + (f', a step of {row.step} began {row.began}' if row.began
-                                     else '')
-                  for row in shown.itertuples()]
-    return lines
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m relionbench.results.changes')
-    parser.add_argument('--replay', metavar='RUNS', required=True)
-    args = parser.parse_args(argv)
-    print('\n'.join(replay(args.replay)))
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

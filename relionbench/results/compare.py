@@ -7,9 +7,10 @@ flagged when it is beyond the metric's tolerance: the relative band of its refer
 has one, else the suite's default (relionbench.results.references.DEFAULTS); times and memory also
 get the minimum slack of the references (1 s, 4 MiB), and only slower or larger counts.
 
-Each metric's history is also searched for a change of level (relionbench.results.changes): a step to
-worse that began within the last ``history`` runs is REGRESSED even inside the tolerance, and
-``began`` names its first run (date, suite commit, RELION build, image), as does the alert.
+Each metric's history is also searched for a change of level (relionbench.results.changes):
+a step to worse that began within the last ``history`` runs is REGRESSED even inside the
+tolerance, and ``began`` names its first run (date, suite commit, RELION build, image), as
+does the alert.
 """
 
 import warnings

@@ -83,7 +83,8 @@ def summary(report, wall=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m relionbench.results.timing', description=__doc__)
+    parser = argparse.ArgumentParser(prog='python -m relionbench.results.timing',
+                                     description=__doc__)
     parser.add_argument('report', help="ReFrame's run-report JSON")
     parser.add_argument('--wall', type=float, help='wall seconds measured around reframe')
     parser.add_argument('--markdown', action='store_true', help='print a Markdown table')

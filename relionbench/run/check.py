@@ -40,7 +40,7 @@ from relionbench.data import datasets
 from relionbench.machine import calibration
 from relionbench.results import references
 from relionbench.run import images, jobscript, layouts, podman, provenance, records
-from relionbench.science import iterations, metrics, outputs
+from relionbench.science import extract, iterations, metrics, outputs
 
 
 @functools.cache
@@ -232,10 +232,11 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             scratch=bool(self.scratch), release=self.release)
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
         self.keep_files = [STEPS_DIR, records.JOB_FILE]
-        records.describe_job(self.stagedir, self.display_name, self.job.time_limit or self.time_limit,
-                           [(s.label, s.program, jobscript.relion_args(
-                               s, variant, self.layout, bool(self.scratch), self.release))
-                            for s in self.stage.steps])
+        records.describe_job(self.stagedir, self.display_name,
+                             self.job.time_limit or self.time_limit,
+                             [(s.label, s.program, jobscript.relion_args(
+                                 s, variant, self.layout, bool(self.scratch), self.release))
+                              for s in self.stage.steps])
 
     @sanity_function
     def assert_stage_succeeded(self):
@@ -311,7 +312,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                           f'{relion.get(r.rank, "")}' for r in ranks]
             if step.refine:
                 values.update(self.iteration_metrics(record, step))
-            values.update(metrics.science(step, self.stagedir))
+            values.update(extract.science(step, self.stagedir))
         if steps:       # on which node each rank of each step ran (measure.py's, RELION's)
             Path(self.stagedir, STEPS_DIR, 'placement.tsv').write_text('\n'.join(placement) +
                                                                       '\n')

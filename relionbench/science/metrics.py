@@ -1,15 +1,8 @@
-"""Metrics: their units and kinds, and how to read the science ones from RELION's files.
-
-Every value is read by STAR label with ``starfile``, never by line number. Names follow
-``<step label>_<metric>``; per-step time and memory come from relionbench.run.records.
+"""Metrics: their names, units and kinds (which decide a reference's default band), and their
+words in the report. Names follow ``<step label>_<metric>``; the science values are read by
+relionbench.science.extract, per-step time and memory by relionbench.run.records.
 """
 
-import re
-from pathlib import Path
-
-import starfile
-
-from relionbench.constants import OUT
 
 # metric suffix -> (unit, kind); kind decides the default reference band: two-sided
 # tolerances, except 'score' (higher is better: a lower bound only), 'error' (lower is
@@ -59,99 +52,6 @@ def describe(name):
             if name.endswith('_' + suffix):
                 return table[suffix]
     raise KeyError(f'unknown metric {name!r}')
-
-
-def _blocks(path):
-    return starfile.read(path, always_dict=True)
-
-
-def _single(block, label):
-    """A value of a key-value STAR block (starfile gives a one-row table or a dict)."""
-    value = block[label]
-    return float(value.iloc[0] if hasattr(value, 'iloc') else value)
-
-
-def last_iteration(prefix):
-    """``<prefix>_itNNN_model.star`` of the highest NNN."""
-    prefix = Path(prefix)
-    found = [(int(m.group(1)), p) for p in prefix.parent.glob(f'{prefix.name}_it*_model.star')
-             if (m := re.search(r'_it(\d+)_model\.star$', p.name))]
-    if not found:
-        raise FileNotFoundError(f'no {prefix}_it*_model.star')
-    return max(found)[1]
-
-
-def classification(prefix):
-    """Class2D/Class3D: resolution, number of classes, classes holding more than 2 %, and the
-    average probability of each particle's best assignment (``_rlnAveragePmax``)."""
-    blocks = _blocks(last_iteration(prefix))
-    general, classes = blocks['model_general'], blocks['model_classes']
-    occupancy = classes['rlnClassDistribution'].astype(float)
-    return {'resolution': _single(general, 'rlnCurrentResolution'),
-            'nr_classes': int(_single(general, 'rlnNrClasses')),
-            'classes_above_2pct': int((occupancy > 0.02).sum()),
-            'average_pmax': _single(general, 'rlnAveragePmax')}
-
-
-def refinement(prefix):
-    """Refine3D: resolution and the accuracy of rotations and translations."""
-    blocks = _blocks(f'{prefix}_model.star')
-    classes = blocks['model_classes']
-    translation = next(c for c in ('rlnAccuracyTranslationsAngst', 'rlnAccuracyTranslations')
-                       if c in classes)
-    return {'resolution': _single(blocks['model_general'], 'rlnCurrentResolution'),
-            'acc_rotation': float(classes['rlnAccuracyRotations'].iloc[0]),
-            'acc_translation': float(classes[translation].iloc[0])}
-
-
-def postprocess(prefix):
-    """PostProcess: final resolution, sharpening B-factor, RELION's box/solvent-mask ratio."""
-    general = _blocks(f'{prefix}.star')['general']
-    return {'final_resolution': _single(general, 'rlnFinalResolution'),
-            'bfactor': _single(general, 'rlnBfactorUsedForSharpening'),
-            'solvent_mask_fraction': _single(general, 'rlnParticleBoxFractionSolventMask')}
-
-
-def ctf_refine(path):
-    """CtfRefine: the beam tilt of the first optics group."""
-    optics = _blocks(path)['optics']
-    return {'beam_tilt_x': float(optics['rlnBeamTiltX'].iloc[0]),
-            'beam_tilt_y': float(optics['rlnBeamTiltY'].iloc[0])}
-
-
-def polish(path):
-    """Polish training: the three optimised parameters, in RELION's order."""
-    values = Path(path).read_text().split()
-    if len(values) < 3:
-        raise ValueError(f'{path}: expected 3 parameters, found {len(values)}')
-    return dict(zip(('sigma_vel', 'sigma_div', 'sigma_acc'), map(float, values[:3])))
-
-
-def extraction(path):
-    """Re-extraction: pixel and box size of the new particles."""
-    optics = _blocks(path)['optics']
-    return {'pixel_size': float(optics['rlnImagePixelSize'].iloc[0]),
-            'box_size': int(optics['rlnImageSize'].iloc[0])}
-
-
-EXTRACTORS = {f.__name__: f for f in (classification, refinement, postprocess, ctf_refine,
-                                      polish, extraction)}
-
-
-def science(step, root='.'):
-    """The science metrics of ``step`` (a relionbench.workflows.Step), keyed by full name: RELION's
-    own, and for the miniature the scores against the truth in ``<root>/truth``."""
-    from relionbench.science import truth  # truth uses last_iteration from here
-    values = {}
-    if step.science:
-        values.update(EXTRACTORS[step.science](Path(root) / step.prefix.format(out=OUT)))
-    if step.truth:
-        scores = truth.SCORERS[step.truth](Path(root) / step.truth_input.format(out=OUT),
-                                           Path(root) / 'truth')
-        if step.true_start:         # the stage's inputs carry the true answer
-            scores = {k.replace('truth_', 'true_start_', 1): v for k, v in scores.items()}
-        values.update(scores)
-    return {f'{step.label}_{k}': v for k, v in values.items()}
 
 
 RESOLUTION = ('final_resolution', 'resolution')

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import starfile
 
-from relionbench.science.metrics import last_iteration
+from relionbench.science.star import last_iteration
 
 
 def read_map(path):
