@@ -106,10 +106,42 @@ def require(*names):
             pytest.skip(f'{SKIP_PREFIX}{name}: {reason}')
 
 
+GROUPS = {'unit': 'Python only, no reframe session',
+          'dryrun': 'reframe lists, dry-runs or loads the configuration; no RELION runs',
+          'local': 'real RELION (or Chromium) on this machine',
+          'slurm': 'real RELION through the Slurm pseudo-cluster',
+          'image': 'real RELION in a podman image'}
+"""Each test's group, by what it needs (``scripts/test -m unit``; marked on collection)."""
+
+
 def pytest_configure(config):
     config.addinivalue_line('markers', 'requires(*names): needs relion and/or slurm '
                             '(skipped without them, failed when RELIONBENCH_REQUIRE lists them)')
+    for name, what in GROUPS.items():
+        config.addinivalue_line('markers', f'{name}: {what}')
     required()
+
+
+def group(item):
+    """The test's group (``GROUPS``): the heaviest thing it needs."""
+    needs = {name for mark in item.iter_markers('requires') for name in mark.args}
+    if 'image' in item.fixturenames:
+        needs.add('podman')
+    if 'podman' in needs:
+        return 'image'
+    if needs & {'slurm', 'nodes'}:
+        return 'slurm'
+    if needs & {'relion', 'relion5', 'chromium'}:
+        return 'local'
+    code = getattr(getattr(item, 'function', None), '__code__', None)
+    if 'dry_runs' in item.fixturenames or (code and 'reframe' in code.co_names):
+        return 'dryrun'
+    return 'unit'
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(group(item))
 
 
 def pytest_runtest_setup(item):
@@ -149,6 +181,7 @@ def reframe(*args, runs, env=None, timeout=600, prefix=(), build=None):
 
     TMPDIR points there too: ReFrame's bootstrap log (before the configuration is read)
     would otherwise be left in /tmp as rfm-*.log."""
+    calibrate_once()
     (runs / 'tmp').mkdir(parents=True, exist_ok=True)
     environ = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
                'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp'), **(env or {})}
@@ -173,6 +206,27 @@ bands themselves are asserted by tests/test_bands.py and test_faults.py."""
 
 CLUSTERS = ('scarf', 'pearl', 'clx', 'icx')
 """The declared cluster systems (config/systems/)."""
+
+
+_CALIBRATION = {}
+
+
+@pytest.fixture(scope='session', autouse=True)
+def calibration_folder(tmp_path_factory):
+    _CALIBRATION['folder'] = tmp_path_factory.mktemp('calibration')
+
+
+def calibrate_once():
+    """The calibration workload timed once per test session, before the first reframe
+    session: every Calibration fixture after it takes that time (``speed_from``, through
+    ``$RELIONBENCH_CALIBRATION``) and reads its job's usable cores (6 s per partition and
+    session otherwise)."""
+    if 'file' in _CALIBRATION:
+        return
+    found = _CALIBRATION['folder'] / 'calibration.json'
+    subprocess.run([sys.executable, '-m', 'relionbench.machine.calibration', '--out',
+                    str(found)], check=True, capture_output=True)
+    _CALIBRATION['file'] = os.environ['RELIONBENCH_CALIBRATION'] = str(found)
 
 
 @pytest.fixture(scope='session', autouse=True)

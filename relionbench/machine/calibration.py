@@ -131,13 +131,27 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=REPEATS)
     parser.add_argument('--duration', type=float, default=DURATION)
     parser.add_argument('--out', default=FILE)
+    parser.add_argument('--speed-from', metavar='FILE',
+                        help='take the workload time from a calibration measured earlier on '
+                        'this machine instead of measuring it; the usable cores are read')
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    found = measure(args.repeats, args.duration)
+    if args.speed_from:
+        earlier = read(args.speed_from)
+        if not earlier:
+            print(f'calibration: --speed-from {args.speed_from}: not a calibration file '
+                  f'(write one with python -m relionbench.machine.calibration --out FILE)',
+                  file=sys.stderr)
+            return 1
+        found = {'seconds': earlier['seconds'], 'cores': usable_cores(),
+                 'speed_from': os.path.abspath(args.speed_from)}
+    else:
+        found = measure(args.repeats, args.duration)
     with open(args.out, 'w') as out:
         json.dump({**found, 'rounds': ROUNDS, 'repeats': args.repeats,
                    'elapsed': round(time.perf_counter() - began, 3)}, out)
-    print(f'calibration: {found["seconds"]:.3f} s on {found["cores"]} usable core(s)')
+    print(f'calibration: {found["seconds"]:.3f} s on {found["cores"]} usable core(s)'
+          + (f' (the time from {args.speed_from})' if args.speed_from else ''))
     return 0
 
 

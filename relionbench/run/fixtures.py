@@ -74,11 +74,18 @@ class Calibration(SuiteJob):
     """Times the calibration workload (relionbench.machine.calibration) once per partition, in a
     job like the stages' own, where the partition scales its time references by it."""
 
+    #: A calibration file measured earlier on this machine: its workload time is taken
+    #: instead of measuring it again, the job's usable cores are still read; default
+    #: ``$RELIONBENCH_CALIBRATION``, measured when unset (the tests measure once per session)
+    speed_from = variable(str, value=os.environ.get('RELIONBENCH_CALIBRATION', ''))
+
     @run_before('run')
     def set_command(self):
         full = self.current_partition.extras.get(X_CALIBRATE)
-        self.executable_opts = ['-m', 'relionbench.machine.calibration', '--out', calibration.FILE,
-                                *([] if full else ['--repeats', '1', '--duration', '0'])]
+        how = (['--speed-from', str(Path(self.speed_from).resolve())] if self.speed_from else
+               [] if full else ['--repeats', '1', '--duration', '0'])
+        self.executable_opts = ['-m', 'relionbench.machine.calibration',
+                                '--out', calibration.FILE, *how]
         self.keep_files = [calibration.FILE]
 
     @sanity_function
