@@ -74,12 +74,18 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     #: image used, '' for native)
     container_image = variable(str, value='')
 
-    #: Provenance, logged with every performance record
+    # Provenance, logged with every performance record (set by the check, not by users):
+    #: The RELION version the job's own relion_refine printed
     relion_version = variable(str, value=provenance.UNKNOWN)
+    #: Its accelerator tag or linked libraries (ALTCPU, CUDA, ...), as the build printed them
     relion_build = variable(str, value=provenance.UNKNOWN)
+    #: The sha256 digest of the image RELION ran in ('' for native)
     container_sha256 = variable(str, value='')
+    #: The suite's git commit (with ``-dirty`` for uncommitted changes)
     suite_commit = variable(str, value=provenance.UNKNOWN)
+    #: The dataset's id: its history (a resized miniature or a trial is another one)
     dataset_id = variable(str, value='')
+    #: Where the reference came from (its ``source:``), and how its times were scaled
     reference_source = variable(str, value='no reference')
 
     valid_prog_environs = [f'+{ENV_RELION}']

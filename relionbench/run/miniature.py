@@ -18,6 +18,7 @@ class MiniatureStage(RelionStage):
     time references follow this machine through the Calibration fixture."""
 
     time_limit = '30m'
+    #: The partition's calibration job, whose time scales the time references
     machine = fixture(Calibration, scope='partition')
 
     @property
