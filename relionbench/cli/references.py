@@ -1,28 +1,16 @@
 """``relionbench references``: the references applied on a system, or derived from repeat runs."""
 
 import sys
-from pathlib import Path
 
 
 def cmd_derive(args):
     """YAML references from repeat runs' ReFrame reports (median, tolerance from the spread),
     with the calibration those runs measured."""
-    import json
-
     import yaml
 
     from relionbench.results import references, timing
-    runs, calibrations = [], []
-    for report in args.derive:
-        cases = json.loads(Path(report).read_text())['runs'][0]['testcases']
-        # a run that missed a reference is still a measurement; one that failed earlier is not
-        runs.append({(c['display_name'].split(' /')[0], c['environ']): timing.perf(c)
-                     for c in cases
-                     if '%case=' in c['display_name'] and
-                     (c['result'] == 'pass' or c.get('fail_phase') == 'performance')})
-        calibrations += [found for c in cases if c['display_name'].startswith('Calibration')
-                         if (found := timing.calibration(c))]
-    derived = references.derive(runs, args.system, args.source, [c for c in calibrations if c])
+    runs, calibrations = timing.repeat_runs(args.derive)
+    derived = references.derive(runs, args.system, args.source, calibrations)
     print(yaml.safe_dump(derived, sort_keys=False, width=100), end='')
     return 0
 

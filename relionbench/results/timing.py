@@ -53,6 +53,22 @@ FIXTURES = {'MiniatureData': ('data generation', generation_seconds),
 """Session fixtures: the row's name and how many seconds of work they did."""
 
 
+def repeat_runs(reports):
+    """What repeat sessions measured, from their run reports: a list (one per report) of
+    {(case, build): performance values} of every stage that measured (it passed, or failed
+    only on a reference: still a measurement), and the calibrations they took."""
+    runs, calibrations = [], []
+    for report in reports:
+        cases = json.loads(Path(report).read_text())['runs'][0]['testcases']
+        runs.append({(c['display_name'].split(' /')[0], c['environ']): perf(c)
+                     for c in cases
+                     if '%case=' in c['display_name'] and
+                     (c['result'] == 'pass' or c.get('fail_phase') == 'performance')})
+        calibrations += [found for c in cases if c['display_name'].startswith('Calibration')
+                         if (found := calibration(c))]
+    return runs, calibrations
+
+
 def stage_rows(report):
     """One row per test case: check, stage, result, seconds of RELION steps (of the work, for
     a fixture) and of the job."""
