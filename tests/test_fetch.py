@@ -1,10 +1,12 @@
-"""scripts/fetch-dataset against a local HTTP server that honours (or ignores) Range."""
+"""scripts/fetch-dataset (wget underneath) against local HTTP and FTP servers on 127.0.0.1."""
 
 import hashlib
 import io
 import os
+import posixpath
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from relionbench.data import fetch
+from relionbench.data.fetch import catalogue, cli, download, index, progress, unpack, wget
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = '/pub/scheres/relion_benchmark.tar.gz'
@@ -65,6 +67,9 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         wanted = self.headers.get('Range')
         state.requests.append((self.path, wanted))
+        if state.busy.get(self.path):
+            state.busy[self.path] -= 1
+            return self._send(503, b'busy', 'text/plain')
         if self.path in state.pages:
             return self._send(200, state.pages[self.path].encode(), 'text/html')
         body = state.files.get(self.path)
@@ -72,17 +77,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, b'not found', 'text/plain')
         match = re.fullmatch(r'bytes=(\d+)-', wanted or '')
         if not match or state.ignore_range:
-            return self._send(200, body, drop=state.drop.pop(self.path, None))
+            return self._send(200, body, drop=state.drop.pop(self.path, state.cap))
         start = int(match[1])
         if start >= len(body):
             return self._send(416, b'', headers={'Content-Range': f'bytes */{len(body)}'})
-        return self._send(206, body[start:], headers={
+        return self._send(206, body[start:], drop=state.cap, headers={
             'Content-Range': f'bytes {start}-{len(body) - 1}/{len(body)}'})
 
     def _send(self, code, body, ctype='application/octet-stream', headers=None, drop=None):
         self.send_response(code)
         self.send_header('Content-Type', ctype)
         self.send_header('Content-Length', str(len(body)))
+        self.send_header('Connection', 'close')
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -102,8 +108,8 @@ class Server:
         self.thread.start()
 
     def reset(self):
-        self.files, self.pages, self.drop, self.requests = {}, {}, {}, []
-        self.ignore_range = False
+        self.files, self.pages, self.drop, self.busy, self.requests = {}, {}, {}, {}, []
+        self.ignore_range, self.cap = False, None
 
     def paths(self):
         return [path for path, _ in self.requests]
@@ -115,12 +121,19 @@ class Server:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch):
-    monkeypatch.setattr(fetch, 'BACKOFF_S', 0.0)
-    monkeypatch.setattr(fetch, 'TIMEOUT_S', 5)
+    monkeypatch.setattr(wget, 'WAITRETRY_S', 0)
+    monkeypatch.setattr(wget, 'TIMEOUT_S', 5)
 
 
 @pytest.fixture(scope='module')
-def _server():
+def wget_installed():
+    """The downloads go through GNU Wget: without it these tests fail, saying so."""
+    if not shutil.which('wget'):
+        pytest.fail('wget is not installed: apt-get install wget')
+
+
+@pytest.fixture(scope='module')
+def _server(wget_installed):
     srv = Server()
     yield srv
     srv.close()
@@ -136,14 +149,14 @@ def server(_server):
 def ribosome(server, monkeypatch):
     """The server holds the fake benchmark tarball; the catalogue knows its digest."""
     server.files[ARCHIVE] = RIBOSOME_TAR
-    entry = replace(fetch.SOURCES['relion-benchmark'], sha256=sha256(RIBOSOME_TAR),
+    entry = replace(catalogue.SOURCES['relion-benchmark'], sha256=sha256(RIBOSOME_TAR),
                     size=len(RIBOSOME_TAR))
-    monkeypatch.setitem(fetch.SOURCES, 'relion-benchmark', entry)
+    monkeypatch.setitem(catalogue.SOURCES, 'relion-benchmark', entry)
     return server
 
 
 def run(capsys, *argv):
-    rc = fetch.main([str(a) for a in argv])
+    rc = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -185,14 +198,31 @@ def test_resume_sends_range(ribosome, tmp_path, capsys):
     assert_unpacked(tmp_path)
 
 
-def test_server_ignoring_range_restarts(ribosome, tmp_path, capsys):
+def test_server_ignoring_range_is_read_past(ribosome, tmp_path, capsys):
+    """A 200 to a Range request: wget reads past the bytes it has and appends the rest."""
     ribosome.ignore_range = True
     half = len(RIBOSOME_TAR) // 2
-    (tmp_path / 'relion_benchmark.tar.gz.part').write_bytes(b'x' * half)   # junk: must go
+    (tmp_path / 'relion_benchmark.tar.gz.part').write_bytes(RIBOSOME_TAR[:half])
     rc, out, err = fetch_ribosome(capsys, ribosome, tmp_path)
     assert (rc, err) == (0, '')
     assert ribosome.requests == [(ARCHIVE, f'bytes={half}-')]
-    assert 'restarting' in out
+    assert 'ignored the resume request' in out and 'sha256 ok' in out
+    assert_unpacked(tmp_path)
+
+
+def test_junk_part_is_caught_by_the_checksum(ribosome, tmp_path, capsys):
+    """wget trusts a .part as a prefix; a junk one fails the checksum, is deleted, and the
+    re-run downloads the file again."""
+    ribosome.ignore_range = True
+    half = len(RIBOSOME_TAR) // 2
+    (tmp_path / 'relion_benchmark.tar.gz.part').write_bytes(b'x' * half)
+    rc, _, err = fetch_ribosome(capsys, ribosome, tmp_path)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert 'checksum mismatch' in err and 're-run' in err
+    assert list(tmp_path.iterdir()) == []
+    rc, _, err = fetch_ribosome(capsys, ribosome, tmp_path)
+    assert (rc, err) == (0, '')
+    assert ribosome.requests[-1] == (ARCHIVE, None)
     assert_unpacked(tmp_path)
 
 
@@ -202,6 +232,64 @@ def test_dropped_connection_is_resumed(ribosome, tmp_path, capsys):
     assert (rc, err) == (0, '')
     assert ribosome.requests == [(ARCHIVE, None), (ARCHIVE, 'bytes=5000-')]
     assert 'retrying' in out
+    assert_unpacked(tmp_path)
+
+
+def test_progress_lines(ribosome, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(progress, 'PROGRESS_EVERY_S', 0)
+    rc, out, _ = fetch_ribosome(capsys, ribosome, tmp_path)
+    assert rc == 0
+    total = re.escape(progress.human(len(RIBOSOME_TAR)))
+    assert re.search(rf'^  relion_benchmark.tar.gz: [\d.]+ KiB of {total} \(\d+%\), ', out,
+                     re.MULTILINE)
+
+
+def test_corrupt_archive(server, tmp_path, capsys):
+    junk = random.Random(1).randbytes(5000)
+    server.files[ARCHIVE] = junk
+    rc, _, err = fetch_ribosome(capsys, server, tmp_path, '--sha256', sha256(junk))
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert 'cannot unpack' in err and 'delete the archive' in err
+
+
+def test_busy_server_is_retried(ribosome, tmp_path, capsys):
+    ribosome.busy[ARCHIVE] = 2
+    rc, out, err = fetch_ribosome(capsys, ribosome, tmp_path)
+    assert (rc, err) == (0, '')
+    assert ribosome.requests == [(ARCHIVE, None)] * 3
+    assert out.count('HTTP 503') == 2 and 'retrying (try 3 of 4)' in out
+    assert_unpacked(tmp_path)
+
+
+def test_progress_outlasts_wgets_tries(ribosome, tmp_path, capsys):
+    """Every response is cut short: wget gives up after its tries, but the file grew, so
+    another wget run follows until it is whole."""
+    ribosome.cap = 30_000
+    rc, out, err = fetch_ribosome(capsys, ribosome, tmp_path)
+    assert (rc, err) == (0, '')
+    ranges = [wanted for _, wanted in ribosome.requests]
+    assert ranges == [None] + [f'bytes={n}-' for n in range(30_000, len(RIBOSOME_TAR),
+                                                            30_000)]
+    assert len(ranges) > wget.TRIES and 'starting it again' in out
+    assert_unpacked(tmp_path)
+
+
+def test_server_size_differs_from_catalogue(ribosome, tmp_path, capsys, monkeypatch):
+    entry = replace(catalogue.SOURCES['relion-benchmark'], size=len(RIBOSOME_TAR) + 1)
+    monkeypatch.setitem(catalogue.SOURCES, 'relion-benchmark', entry)
+    rc, _, err = fetch_ribosome(capsys, ribosome, tmp_path)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert f'server reports {len(RIBOSOME_TAR)} bytes' in err and '--sha256' in err
+
+
+def test_part_longer_than_remote_restarts(ribosome, tmp_path, capsys):
+    """With no size known, a .part longer than the file (416) is dropped and fetched anew."""
+    part = tmp_path / 'relion_benchmark.tar.gz.part'
+    part.write_bytes(RIBOSOME_TAR * 2)
+    rc, out, err = fetch_ribosome(capsys, ribosome, tmp_path, '--sha256', sha256(RIBOSOME_TAR))
+    assert (rc, err) == (0, '')
+    assert ribosome.requests == [(ARCHIVE, f'bytes={2 * len(RIBOSOME_TAR)}-'), (ARCHIVE, None)]
+    assert 'restarting' in out
     assert_unpacked(tmp_path)
 
 
@@ -247,7 +335,7 @@ def test_dry_run_changes_nothing(ribosome, tmp_path, capsys):
     {'symlinks': [('relion_benchmark/link', '../../evil.txt')]},
 ], ids=['dotdot', 'absolute', 'abs-link', 'rel-link'])
 def test_escaping_member_refused(server, tmp_path, capsys, monkeypatch, evil, data_filter):
-    monkeypatch.setattr(fetch, '_HAS_DATA_FILTER', data_filter and fetch._HAS_DATA_FILTER)
+    monkeypatch.setattr(unpack, 'HAS_DATA_FILTER', data_filter and unpack.HAS_DATA_FILTER)
     bad = make_tar(**evil)
     server.files[ARCHIVE] = bad
     dest = tmp_path / 'data'
@@ -322,15 +410,61 @@ def test_empiar_missing_entry(server, tmp_path, capsys):
     assert len(server.requests) == 1                                 # a 404 is not retried
 
 
-def test_unreachable_server(tmp_path, capsys):
+def unused_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server(tmp_path, capsys, wget_installed):
+    port = unused_port()
     rc, _, err = run(capsys, 'relion-benchmark', '--dest', tmp_path, '--base-url',
                      f'http://127.0.0.1:{port}', '--sha256', '0' * 64)
     assert rc == 1
     assert len(err.strip().splitlines()) == 1
     assert f'127.0.0.1:{port}{ARCHIVE}' in err and 're-run' in err
+    assert 'Connection refused (4 attempts)' in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wget_missing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('PATH', str(tmp_path / 'bin'))
+    rc, _, err = run(capsys, 'relion-benchmark', '--dest', tmp_path / 'data', '--base-url',
+                     f'http://127.0.0.1:{unused_port()}', '--sha256', '0' * 64)
+    assert rc == 1
+    assert err == 'fetch-dataset: error: wget is not installed: apt-get install wget ' \
+                  '(dnf install wget on RHEL)\n'
+
+
+@pytest.mark.parametrize('version', ['GNU Wget2 2.1.0 - multithreaded metalink/file/website '
+                                     'downloader', ''], ids=['wget2', 'busybox'])
+def test_wget_not_gnu_wget_1(tmp_path, capsys, monkeypatch, version):
+    fake = tmp_path / 'bin' / 'wget'
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "{version}"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv('PATH', str(fake.parent))
+    rc, _, err = run(capsys, 'relion-benchmark', '--dest', tmp_path / 'data', '--base-url',
+                     f'http://127.0.0.1:{unused_port()}', '--sha256', '0' * 64)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert f'{fake} is {version or "not GNU Wget"}' in err and 'GNU Wget 1.x' in err
+
+
+def test_disk_full(ribosome, tmp_path, capsys):
+    part = tmp_path / 'relion_benchmark.tar.gz.part'
+    part.symlink_to('/dev/full')
+    rc, _, err = fetch_ribosome(capsys, ribosome, tmp_path)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert f'cannot write {part}' in err and 'No space left on device' in err
+    assert 'free some space' in err
+
+
+def test_wget_command():
+    argv = wget.command('https://example.org/a.tar', Path('/d/a.tar.part'), resume=True)
+    assert argv[0] == 'wget' and argv[-2:] == ['--', 'https://example.org/a.tar']
+    assert {'--continue', '--output-document=/d/a.tar.part', '--tries=4',
+            '--retry-connrefused', '--server-response'} <= set(argv)
+    assert '--continue' not in wget.command('ftp://h/a', Path('p'), resume=False)
 
 
 @pytest.mark.parametrize('argv', [
@@ -341,18 +475,18 @@ def test_unreachable_server(tmp_path, capsys):
     ['relion-benchmark', '--dest', 'x', '--base-url', 'not-a-url'],
 ])
 def test_usage_errors(argv, capsys):
-    assert fetch.main(argv) == 2
+    assert cli.main(argv) == 2
     assert capsys.readouterr().err
 
 
 def test_rebase_keeps_path():
-    url = fetch.SOURCES['relion-benchmark'].url
-    assert fetch.rebase(url, 'http://127.0.0.1:8/mirror/') == \
+    url = catalogue.SOURCES['relion-benchmark'].url
+    assert catalogue.rebase(url, 'http://127.0.0.1:8/mirror/') == \
         'http://127.0.0.1:8/mirror/pub/scheres/relion_benchmark.tar.gz'
 
 
 def test_checksum_table_formats():
-    table = fetch.ChecksumTable()
+    table = index.ChecksumTable()
     table.add('data/MD5SUMS.txt', f'{"1" * 32}  ./movies/m1.tif\n{"2" * 32} *m2.tif\n')
     table.add('data/x/y.mrc.md5', '3' * 32 + '\n')
     table.add('bsd.md5', f'MD5 (data/z.star) = {"4" * 32}\n')
@@ -361,54 +495,131 @@ def test_checksum_table_formats():
     assert table.lookup('data/x/y.mrc') == '3' * 32
     assert table.lookup('data/z.star') == '4' * 32
     assert table.lookup('data/other.tif') is None
-    assert fetch.is_checksum_file('checksums.md5') and fetch.is_checksum_file('md5sums.txt')
-    assert not fetch.is_checksum_file('a.mrc')
+    assert index.is_checksum_file('checksums.md5') and index.is_checksum_file('md5sums.txt')
+    assert not index.is_checksum_file('a.mrc')
 
 
-class _FakeFTP:
-    """Just enough of ftplib.FTP to serve one file, honouring REST."""
+class FTPServer:
+    """A minimal anonymous FTP server on 127.0.0.1 (PASV, SIZE, REST, RETR) and what it saw.
 
-    data = RIBOSOME_TAR
-    rests = []
+    ``drop[path] = n``: the next RETR of ``path`` sends n bytes, then both connections close.
+    """
 
-    def __init__(self, timeout=None):
-        pass
+    def __init__(self):
+        self.files, self.drop, self.commands = {}, {}, []
+        self.sock = socket.create_server(('127.0.0.1', 0))
+        self.url = f'ftp://127.0.0.1:{self.sock.getsockname()[1]}'
+        threading.Thread(target=self._serve, daemon=True).start()
 
-    def __enter__(self):
-        return self
+    def close(self):
+        self.sock.close()
 
-    def __exit__(self, *exc):
-        return False
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
-    def connect(self, host, port):
-        assert (host, port) == ('ftp.example.org', 21)
+    def _session(self, conn):
+        state = {'cwd': '/', 'rest': 0, 'passive': None}
+        with conn, conn.makefile('rb') as lines:
+            conn.sendall(b'220 test\r\n')
+            for raw in lines:
+                cmd, _, arg = raw.decode().strip().partition(' ')
+                self.commands.append(f'{cmd.upper()} {arg}'.strip())
+                reply = self._command(cmd.upper(), arg, state, conn)
+                if reply is None:
+                    return                                  # hung up
+                conn.sendall(f'{reply}\r\n'.encode())
 
-    def login(self, user, password):
-        assert user == 'anonymous'
+    def _command(self, cmd, arg, state, conn):
+        path = posixpath.normpath(posixpath.join(state['cwd'], arg))
+        simple = {'USER': '331 password please', 'PASS': '230 logged in', 'TYPE': '200 ok',
+                  'SYST': '215 UNIX Type: L8', 'PWD': f'257 "{state["cwd"]}"'}
+        if cmd in simple:
+            return simple[cmd]
+        if cmd == 'CWD':
+            state['cwd'] = path
+            return '250 ok'
+        if cmd == 'SIZE':
+            return f'213 {len(self.files[path])}' if path in self.files else '550 no such file'
+        if cmd == 'PASV':
+            state['passive'] = socket.create_server(('127.0.0.1', 0))
+            port = state['passive'].getsockname()[1]
+            return f'227 Entering Passive Mode (127,0,0,1,{port >> 8},{port & 255})'
+        if cmd == 'REST':
+            state['rest'] = int(arg)
+            return f'350 restarting at {arg}'
+        if cmd == 'RETR' and path in self.files:
+            body, cut = self.files[path][state['rest']:], self.drop.pop(path, None)
+            conn.sendall(b'150 sending\r\n')
+            with state['passive'] as passive, passive.accept()[0] as data:
+                data.sendall(body[:cut] if cut else body)
+            state['rest'] = 0
+            return None if cut else '226 done'
+        return '550 no such file' if cmd == 'RETR' else '502 not implemented'
 
-    def voidcmd(self, cmd):
-        pass
 
-    def size(self, path):
-        return len(self.data)
+@pytest.fixture
+def ftp(monkeypatch, wget_installed):
+    srv = FTPServer()
+    srv.files[ARCHIVE] = RIBOSOME_TAR
+    entry = replace(catalogue.SOURCES['relion-benchmark'], sha256=sha256(RIBOSOME_TAR),
+                    size=len(RIBOSOME_TAR))
+    monkeypatch.setitem(catalogue.SOURCES, 'relion-benchmark', entry)
+    yield srv
+    srv.close()
 
-    def retrbinary(self, cmd, callback, blocksize, rest):
-        assert cmd == 'RETR /pub/relion_benchmark.tar.gz'
-        self.rests.append(rest)
-        for i in range(rest or 0, len(self.data), blocksize):
-            callback(self.data[i:i + blocksize])
+
+def retrs(ftp):
+    """The RETR commands the FTP server saw, each with the REST before it (None if none)."""
+    seen, rest = [], None
+    for command in ftp.commands:
+        if command.startswith('REST '):
+            rest = int(command.split()[1])
+        elif command.startswith('RETR '):
+            seen.append(rest)
+            rest = None
+    return seen
 
 
-def test_ftp_resume_uses_rest(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(fetch.ftplib, 'FTP', _FakeFTP)
+def test_ftp_download(ftp, tmp_path, capsys):
+    rc, out, err = fetch_ribosome(capsys, ftp, tmp_path)
+    assert (rc, err) == (0, '')
+    assert retrs(ftp) == [None] and 'sha256 ok' in out
+    assert_unpacked(tmp_path)
+
+
+def test_ftp_resume_uses_rest(ftp, tmp_path, capsys):
     half = len(RIBOSOME_TAR) // 2
     target = tmp_path / 'relion_benchmark.tar.gz'
     target.with_name(target.name + '.part').write_bytes(RIBOSOME_TAR[:half])
-    remote = fetch.Remote('ftp://ftp.example.org/pub/relion_benchmark.tar.gz', target,
-                          sha256=sha256(RIBOSOME_TAR), size=len(RIBOSOME_TAR))
-    assert fetch.download(remote)
-    assert _FakeFTP.rests == [half]
+    remote = catalogue.Remote(f'{ftp.url}{ARCHIVE}', target, sha256=sha256(RIBOSOME_TAR),
+                              size=len(RIBOSOME_TAR))
+    assert download.download(remote)
+    assert retrs(ftp) == [half]
     assert target.read_bytes() == RIBOSOME_TAR
+    assert 'resuming at' in capsys.readouterr().out
+
+
+def test_ftp_interrupted_transfer_is_resumed(ftp, tmp_path, capsys):
+    ftp.drop[ARCHIVE] = 5000
+    rc, out, err = fetch_ribosome(capsys, ftp, tmp_path)
+    assert (rc, err) == (0, '')
+    assert retrs(ftp) == [None, 5000]
+    assert 'Control connection closed; retrying (try 2 of 4)' in out
+    assert_unpacked(tmp_path)
+
+
+def test_ftp_missing_file(ftp, tmp_path, capsys):
+    del ftp.files[ARCHIVE]
+    rc, _, err = fetch_ribosome(capsys, ftp, tmp_path)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert f'{ftp.url}{ARCHIVE}' in err and 'check the dataset id' in err
+    assert list(tmp_path.iterdir()) == []
+    assert retrs(ftp) == [None]                                     # not retried
 
 
 def test_script_runs_from_anywhere(tmp_path):
