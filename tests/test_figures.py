@@ -1,5 +1,6 @@
-"""The report's hand-written pieces of drawing: the SVG history panels (relionbench.report.svgpanels)
-and the HTML step bars (relionbench.report.stepbars) put each mark where its numbers say."""
+"""The report's hand-written pieces of drawing: the SVG history panels
+(relionbench.report.svgpanels) and the HTML step bars (relionbench.report.stepbars) put each
+mark where its numbers say."""
 
 from xml.etree import ElementTree
 

@@ -12,6 +12,8 @@ import pytest
 
 from relionbench import report, results
 from relionbench.constants import PERFLOG_FIELDS
+from relionbench.report import tables
+from relionbench.report.workers import Workers
 from relionbench.results import compare, simulate
 
 HEADER = '|'.join(f[len('check_'):] for f in PERFLOG_FIELDS)
@@ -95,7 +97,7 @@ def test_results_database_sessions(tmp_path):
     assert table.status.tolist() == [compare.FAILED]
     assert 'exited with code 1' in table.change.iloc[0]
     # a check whose only run failed before logging a value still gets its table
-    page = report.write(found, tmp_path / 'report', workers=report.Workers(1)).read_text()
+    page = report.write(found, tmp_path / 'report', workers=Workers(1)).read_text()
     assert 'FAILED (sanity)' in page and 'Aldolase' not in page
 
 
@@ -180,14 +182,14 @@ def test_gpu_scaling_and_cpu_tables_from_known_times(tmp_path):
         '|total_seconds|80.0|s|14.0|None|0.1|pass|')
     write_perflog(tmp_path, lines)
     found = results.load(tmp_path)
-    values = found.values.merge(found.runs[list(report.PLOT_COLUMNS)], on='run')
-    gpus = report.gpu_table(values).set_index('GPUs')
+    values = found.values.merge(found.runs[list(tables.PLOT_COLUMNS)], on='run')
+    gpus = tables.gpu_table(values).set_index('GPUs')
     assert gpus.seconds.to_dict() == {1: 100.0, 2: 60.0, 4: 40.0}
     assert gpus['speed-up'].to_dict() == pytest.approx({1: 1.0, 2: 100 / 60, 4: 100 / 40},
                                                        abs=1e-3)
     assert gpus.efficiency.to_dict() == pytest.approx({1: 1.0, 2: 100 / 60 / 2,
                                                        4: 100 / 40 / 4}, abs=1e-3)
-    cpu = report.cpu_table(values).iloc[0]
+    cpu = tables.cpu_table(values).iloc[0]
     assert (cpu['cpu-plain'], cpu['cpu-altcpu'], cpu['speed-up']) == (90.0, 36.0, 2.5)
 
 

@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 from relionbench import workflows
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN
 from relionbench.data.sizes import Size
-from relionbench.report import colours, svgpanels
+from relionbench.report import svgpanels
+from relionbench.report.colours import colours
 from relionbench.results import changes
 from relionbench.science import metrics
 from relionbench.science.metrics import TOTAL
@@ -27,18 +28,20 @@ PANELS = (('total time (s)', 'time', ((TOTAL,),)),
           ('resolution (Å); dotted: against the truth', 'resolution',
            (metrics.RESOLUTION, metrics.TRUTH_RESOLUTION)),
           ('peak memory (MiB)', 'memory', (('peak_mib',),)))
-"""The history panels: title, kind (relionbench.results.changes) and the metric suffixes of each line
-style (solid, dotted), the first found taken (memory: the step with the largest peak)."""
+"""The history panels: title, kind (relionbench.results.changes) and the metric suffixes of
+each line style (solid, dotted), the first found taken (memory: the step with the largest
+peak)."""
 STYLES = ('solid', 'dotted')
 """The line style of each metric of a panel."""
 
 
 def panels(values, path):
     """The history of one stage: a small panel per key metric (PANELS), a line per layout and
-    build (coloured as colours() says), its reference band shaded, misses as red crosses and
-    the changes of level (relionbench.results.changes) as dashed lines; x is the run, labelled with
-    its date and time. Written as SVG directly (relionbench.report.svgpanels): a few milliseconds a
-    panel where matplotlib takes a tenth of a second, at 1 run or 1,000."""
+    build (coloured as relionbench.report.colours says), its reference band shaded, misses as
+    red crosses and the changes of level (relionbench.results.changes) as dashed lines; x is
+    the run, labelled with its date and time. Written as SVG directly
+    (relionbench.report.svgpanels): a few milliseconds a panel where matplotlib takes a tenth
+    of a second, at 1 run or 1,000."""
     if values.run.nunique() < 2:
         return None
     chosen = [(title, kind, names) for title, kind, choices in PANELS

@@ -1,7 +1,7 @@
 """The step times of a stage's latest runs as bars against their reference bands, for the
 report page (HTML and CSS, no figure to draw): per step, one bar per layout and build of its
-latest run, coloured as report.colours() says (red where it missed), the band as a black line
-and the reference as a tick, with the value in seconds beside it."""
+latest run, coloured as relionbench.report.colours says (red where it missed), the band as a
+black line and the reference as a tick, with the value in seconds beside it."""
 
 import numpy as np
 
