@@ -2,17 +2,20 @@
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
 
+import relionbench
 from relionbench import report, results
 from relionbench.constants import PERFLOG_FIELDS
-from relionbench.report import tables
+from relionbench.report import digests, tables
 from relionbench.report.workers import Workers
 from relionbench.results import compare, simulate
 
@@ -262,3 +265,50 @@ def test_a_second_report_keeps_the_figures_whose_data_did_not_change(simulated, 
     again = {p.name: p.stat().st_mtime_ns for p in (out / 'plots').glob('*.svg')}
     assert again.keys() == drawn.keys()
     assert [n for n in drawn if again[n] != drawn[n]] == ['scarf_Miniature_Polish_history.svg']
+
+
+def test_a_change_to_the_drawing_code_redraws_the_figures(tmp_path):
+    """A report into the folder of an earlier one redraws a figure whose data did not change
+    when the code that draws it did: here svgpanels.py, which figures.py writes the history
+    panels with, edited in a copy of the package that a second report runs from (panels 260
+    pixels wide instead of 250). An edit to a module that draws nothing (summary.py) keeps
+    them."""
+    lines = [perflog_line(f'2026-11-{day:02d}T01:00:00+00:00', '14.0') for day in range(1, 4)]
+    write_perflog(tmp_path / 'runs', lines)
+    out = tmp_path / 'report'
+    report.write(results.load(tmp_path / 'runs'), out, workers=Workers(1))
+    history = out / 'plots' / 'local_Miniature_Class2D_history.svg'
+    drawn = history.stat().st_mtime_ns
+    width = int(ElementTree.parse(history).getroot().get('width'))
+    assert width % 250 == 0
+    copy = tmp_path / 'copy' / 'relionbench'
+    shutil.copytree(Path(relionbench.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns('__pycache__'))
+
+    def edit_and_report(module, old, new):
+        path = copy / 'report' / module
+        path.write_text(path.read_text().replace(old, new, 1))
+        script = ('import relionbench; from relionbench import report, results; '
+                  f'assert relionbench.__file__.startswith({str(copy)!r}); '
+                  f'report.write(results.load({str(tmp_path / "runs")!r}), {str(out)!r})')
+        subprocess.run([sys.executable, '-c', script], check=True, cwd=tmp_path,
+                       env={**os.environ, 'PYTHONPATH': str(copy.parent)})
+
+    edit_and_report('summary.py', '"""The report', '"""Edited: the report')
+    assert history.stat().st_mtime_ns == drawn              # nothing that draws changed
+    edit_and_report('svgpanels.py', 'WIDTH, HEIGHT = 250, 175', 'WIDTH, HEIGHT = 260, 175')
+    assert history.stat().st_mtime_ns != drawn
+    assert int(ElementTree.parse(history).getroot().get('width')) == width // 250 * 260
+
+
+def test_the_figures_digest_reads_every_module_that_draws_and_only_those():
+    """The code in a figure's digest: figures.py and every module it takes something from,
+    directly or through another (svgpanels, colours; outside report/ the change points of
+    results.changes, ...); not the page, the tables, the summary or the workers."""
+    found = digests.sources()
+    assert {'relionbench.report.figures', 'relionbench.report.svgpanels',
+            'relionbench.report.colours', 'relionbench.results.changes',
+            'relionbench.science.metrics', 'relionbench.data.sizes'} <= found.keys()
+    assert not {'relionbench.report', 'relionbench.report.page', 'relionbench.report.tables',
+                'relionbench.report.summary', 'relionbench.report.workers'} & found.keys()
+    assert all(path.is_file() for path in found.values())
