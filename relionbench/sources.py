@@ -1,6 +1,7 @@
 """The package's own modules and what each imports, read from the source with ``ast`` (nothing
-is imported; imports inside functions count). The miniature's cache key hashes the source of
-what makes it (``closure``); tests/test_layers.py checks the dependency rule on ``graph``."""
+is imported; imports inside functions count). The miniature's cache key and the report's
+figure digests hash the source of what makes them (``closure``); tests/test_layers.py checks
+the dependency rule on ``graph``."""
 
 import ast
 from pathlib import Path
@@ -44,15 +45,14 @@ def graph(package=PACKAGE):
 
 
 def closure(name, package=PACKAGE):
-    """The source files of module ``name``, of every module it imports, directly or not, and
-    of the packages that hold them (their ``__init__`` runs first)."""
+    """{module: source file} of module ``name`` and of every module of the package it
+    imports, directly or not (a package's ``__init__`` where something is taken from the
+    package itself), by name."""
     edges, known = graph(package), modules(package)
     seen, todo = set(), [name]
     while todo:
         module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        parents = [module.rsplit('.', n)[0] for n in range(1, module.count('.') + 1)]
-        todo += [*edges.get(module, ()), *parents]
-    return sorted(known[m] for m in seen if m in known)
+        if module not in seen:
+            seen.add(module)
+            todo += edges.get(module, ())
+    return {m: known[m] for m in sorted(seen) if m in known}

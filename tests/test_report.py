@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import relionbench
-from relionbench import report, results
+from relionbench import report, results, sources
 from relionbench.constants import PERFLOG_FIELDS
 from relionbench.report import digests, tables
 from relionbench.report.workers import Workers
@@ -305,7 +305,7 @@ def test_the_figures_digest_reads_every_module_that_draws_and_only_those():
     """The code in a figure's digest: figures.py and every module it takes something from,
     directly or through another (svgpanels, colours; outside report/ the change points of
     results.changes, ...); not the page, the tables, the summary or the workers."""
-    found = digests.sources()
+    found = sources.closure(digests.DRAWS)
     assert {'relionbench.report.figures', 'relionbench.report.svgpanels',
             'relionbench.report.colours', 'relionbench.results.changes',
             'relionbench.science.metrics', 'relionbench.data.sizes'} <= found.keys()

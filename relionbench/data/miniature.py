@@ -215,7 +215,7 @@ def cache_key(seed, size):
     that make it (this one and every module it imports, directly or not) and the RELION
     programs that make it (where they are and what they say they are)."""
     digest = hashlib.sha256(f'{seed} {size}'.encode())
-    for source in sources.closure(__name__):
+    for source in sources.closure(__name__).values():
         digest.update(source.read_bytes())
     refine = shutil.which('relion_refine') or ''
     version = builds.identify(os.path.dirname(refine)) if refine else ()

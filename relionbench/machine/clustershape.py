@@ -10,11 +10,11 @@ import importlib.util
 import re
 import sys
 from dataclasses import dataclass, replace
-from pathlib import Path
 
+from relionbench import ROOT
 from relionbench import constants as c
 
-CONFIG = Path(__file__).resolve().parent.parent / 'config'
+CONFIG = ROOT / 'config'
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ changed, or whose file is gone. ``plots/digests.json`` keeps {figure file: diges
 
 The code is every module a figure's bytes depend on: relionbench.report.figures and each
 relionbench module it takes something from, directly or through another (svgpanels, colours,
-results.changes, ...; ``sources``), and matplotlib's version."""
+results.changes, ...; relionbench.sources.closure), and matplotlib's version."""
 
-import ast
 import hashlib
 import json
 from importlib import metadata
@@ -14,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from relionbench import sources
+
 DIGESTS = 'digests.json'
 """{figure file: digest of what it shows}, in the folder of the figures."""
 DRAWS = 'relionbench.report.figures'
 """The module that draws the figures (relionbench.report.workers.draw_figure runs it)."""
-PACKAGE = Path(__file__).resolve().parent.parent
-"""The folder of the relionbench package."""
 
 
 class Digests:
@@ -54,55 +53,12 @@ class Digests:
 
 
 def code(module=DRAWS):
-    """A digest of the code that draws the figures: the source of each of ``sources(module)``
-    (by name, not where it lies) and the version of matplotlib."""
+    """A digest of the code that draws the figures: the source of ``module`` and of every
+    relionbench module it takes something from (relionbench.sources.closure, read, not
+    imported: the parent process never imports matplotlib), by name, not where it lies,
+    and the version of matplotlib."""
     found = hashlib.sha1(metadata.version('matplotlib').encode())
-    for name, path in sources(module).items():
+    for name, path in sources.closure(module).items():
         text = path.read_bytes()
         found.update(f'\n{name} {len(text)}\n'.encode() + text)
     return found.digest()
-
-
-def sources(module=DRAWS):
-    """{name: file} of ``module`` and of every relionbench module it takes something from,
-    directly or through another, as their import statements say (those inside functions too;
-    a package's __init__ only where something is taken from the package itself). Read, not
-    imported: the parent process never imports matplotlib."""
-    found, todo = {}, [module]
-    while todo:
-        name = todo.pop()
-        if name in found:
-            continue
-        found[name] = path = _file(name)
-        for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
-            if isinstance(node, ast.Import):
-                todo += [alias.name for alias in node.names if _file(alias.name)]
-            elif isinstance(node, ast.ImportFrom):
-                base = _absolute(node, name, path)
-                if _file(base):
-                    todo += [f'{base}.{alias.name}' if _file(f'{base}.{alias.name}') else base
-                             for alias in node.names]
-    return dict(sorted(found.items()))
-
-
-def _file(name):
-    """The file of relionbench module ``name`` (a module or a package's __init__), or None
-    where ``name`` is not one."""
-    top, *parts = name.split('.')
-    if top != PACKAGE.name:
-        return None
-    for path in (PACKAGE.joinpath(*parts).with_suffix('.py') if parts else None,
-                 PACKAGE.joinpath(*parts, '__init__.py')):
-        if path is not None and path.is_file():
-            return path
-    return None
-
-
-def _absolute(node, name, path):
-    """The module an ``ImportFrom`` in module ``name`` (file ``path``) takes from."""
-    if not node.level:
-        return node.module
-    package = name.split('.')
-    package = package if path.name == '__init__.py' else package[:-1]
-    package = package[:len(package) - node.level + 1]
-    return '.'.join(package + ([node.module] if node.module else []))
