@@ -1,4 +1,5 @@
-"""The stage tables say what DESIGN.md says and fix the predecessor's mistakes."""
+"""The stage tables say what the architecture page (docs/developers/architecture.md) says
+and fix the predecessor's mistakes."""
 
 import re
 

@@ -1,4 +1,5 @@
-"""RELION builds: each one a ReFrame programming environment (DESIGN.md, "Builds").
+"""RELION builds: each one a ReFrame programming environment (docs/developers/architecture.md,
+"Builds").
 
 A build is an installation prefix, a set of modules or a container image. Its environment's
 features select it: ``relion``, its accelerator (``altcpu``, ``cuda``, ``plain``) and, in
