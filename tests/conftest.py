@@ -288,17 +288,17 @@ def stand_in(folder, program, body):
     return folder
 
 
-def slower(beside='', extra=0.0):
+def slower(beside='', extra=0.0, times=2):
     """A stand-in body: the real program (``beside``, a shell command, running next to it);
-    then its first rank moves the job's clock (``clock``) on by as long again and ``extra``
-    seconds: the step is recorded as that much slower without the tests waiting for it."""
+    then its first rank moves the job's clock (``clock``) on so that the step is recorded as
+    ``times`` as long and ``extra`` seconds more, without the tests waiting for it."""
     date = shutil.which('date')
     lines = [f't0=$({date} +%s.%N)', *([f'{beside} &'] if beside else []),
              '"$REAL" "$@"; rc=$?', 'wait',
              'if [ "${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-0}}" = 0 ]; then',
              f'    awk -v t0="$t0" -v t1="$({date} +%s.%N)" '
              '-v o="$(cat .rb_clock 2>/dev/null || echo 0)" \\',
-             f"        'BEGIN {{printf \"%.6f\\n\", o + t1 - t0 + {extra}}}' "
+             f"        'BEGIN {{printf \"%.6f\\n\", o + (t1 - t0) * {times - 1} + {extra}}}' "
              '>.rb_clock.new && mv .rb_clock.new .rb_clock',
              'fi', 'exit $rc']
     return '\n'.join(lines)

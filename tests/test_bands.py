@@ -117,9 +117,12 @@ def _rewrite(blocks, path):
 
 SLOWER_AND_HEAVIER = slower(
     beside="python3 -c 'import time; ballast = b\"x\" * (256 << 20); time.sleep(0.2)'",
-    extra=1.5)
-"""A stand-in body: the real program beside a 256 MiB process, recorded as taking as long
-again and 1.5 s more (sub-second steps are allowed a second)."""
+    extra=1.5, times=3)
+"""A stand-in body: the real program beside a 256 MiB process, recorded as three times as
+long and 1.5 s more (sub-second steps are allowed a second). Three, not two: on a machine
+faster than the reference one a doubled step can stay inside its band (2026-12-06, this VM:
+the Polish training ran in 22.5 s against its 33.3 s reference, recorded as 46.5 s, inside
+its band up to 47.3 s)."""
 
 
 def _default_build_entries():
