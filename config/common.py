@@ -20,6 +20,7 @@ from relionbench.constants import (
     FEAT_SINGULARITY,
     PERFLOG_FIELDS,
     PERFVAR_FIELDS,
+    X_LAUNCHER_OPTIONS,
 )
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -72,10 +73,13 @@ def system(name, descr, hostnames, partitions):
 
 
 def slurm_partition(name, descr, features, extras, environs, access=('--exclusive',),
-                    max_jobs=4):
+                    max_jobs=4, launcher_options=(), env_vars=None):
     """A Slurm partition launching MPI with srun, offering the builds named in ``environs``;
     a ``gpu`` feature adds the GRES request and an ``apptainer`` or ``singularity`` feature
-    the container runtime RELION runs in."""
+    the container runtime RELION runs in. ``launcher_options``: what every srun of a job
+    gets besides the job's CPUs per task (e.g. ``['--mpi=pmix', '--cpu-bind=cores']``);
+    ``env_vars``: {name: value} every job of the partition sets (e.g. UCX or OMPI
+    settings)."""
     partition = {
         'name': name,
         'descr': descr,
@@ -87,7 +91,9 @@ def slurm_partition(name, descr, features, extras, environs, access=('--exclusiv
         'container_platforms': [{'type': kind.capitalize()} for kind in
                                 (FEAT_APPTAINER, FEAT_SINGULARITY) if kind in features],
         'max_jobs': max_jobs,
-        'extras': extras,
+        'env_vars': [[k, str(v)] for k, v in (env_vars or {}).items()],
+        'extras': {**extras, **({X_LAUNCHER_OPTIONS: list(launcher_options)}
+                                if launcher_options else {})},
     }
     if 'gpu' in features:
         partition['resources'] = [{'name': 'gpu', 'options': ['--gres=gpu:{num_gpus_per_node}']}]

@@ -26,6 +26,7 @@ X_IMAGE_BINDS = 'image_binds'       # site paths every image gets at their own (
 X_GPU_THREADS = 'gpu_threads_per_rank'
 X_GPU_EMULATED = 'gpu_emulated'      # fake GPUs (CI): the gpu variant runs RELION on the CPU
 X_CALIBRATE = 'calibrate_times'     # scale time references by this machine's calibration
+X_LAUNCHER_OPTIONS = 'launcher_options'   # options every MPI launch gets (--mpi=pmix, ...)
 
 # Accelerator variants
 GPU = 'gpu'

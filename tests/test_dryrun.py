@@ -91,7 +91,7 @@ def test_scarf_runs_relion_in_the_partition_image_launched_from_the_host(scripts
     data = '/work3/projects/sciml/relion/empiar-10338'
     image = '/work3/projects/sciml/relion/images/relion-avx512-intel.sif'
     exec_ = f'singularity exec -B"{stage}:{stage}" -B"{data}:{data}" --pwd {stage} {image}'
-    srun = 'srun --kill-on-bad-exit=1'
+    srun = 'srun --kill-on-bad-exit=1 --cpus-per-task=4'
     assert re.search(rf'rb_step 0 class2d {srun} \S+ \S+measure.py \S+ -- {re.escape(exec_)} '
                      r'relion_refine_mpi .* --cpu --j 4', script)
     assert f'{exec_} sh -c \'relion_refine --version 2>&1;' in script
@@ -127,8 +127,8 @@ def test_image_chosen_with_a_setting(runs, image, expected):
     script = next(runs.glob('stage/*/scarf/cpu/*/Aldolase_*/rfm_job.sh')).read_text()
     if expected is None:
         assert 'singularity' not in script
-        assert re.search(r'rb_step 0 class2d srun --kill-on-bad-exit=1 \S+ \S+ \S+ -- '
-                         r'relion_refine_mpi', script)
+        assert re.search(r'rb_step 0 class2d srun --kill-on-bad-exit=1 --cpus-per-task=4 '
+                         r'\S+ \S+ \S+ -- relion_refine_mpi', script)
     else:
         assert re.search(expected, script), script
 

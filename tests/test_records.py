@@ -1,19 +1,31 @@
 """The per-rank memory probe, step records and RELION warning detection."""
 
+import os
 import subprocess
 import sys
 
 from relionbench.run import jobscript, records
 
 
-def test_measure_records_peak_memory_and_exit_code(tmp_path):
+def test_measure_records_peak_memory_exit_code_and_the_layout_it_got(tmp_path):
+    """Peak memory, rank, the CPUs the rank may run on (here: taskset's one) and its GPUs."""
     grow = 'import sys; b = bytearray(80 * 2**20); b[::4096] = b"x" * len(b[::4096]); sys.exit(3)'
-    rc = subprocess.call([sys.executable, str(jobscript.MEASURE), str(tmp_path / '0_x.rss'),
-                          '--', sys.executable, '-c', grow])
+    steps = records.steps_dir(tmp_path)
+    steps.mkdir()
+    rc = subprocess.call(['taskset', '-c', '0', sys.executable, str(jobscript.MEASURE),
+                          str(steps / '0_x.rss'), '--', sys.executable, '-c', grow],
+                         env={**os.environ, 'CUDA_VISIBLE_DEVICES': '1,3'})
     assert rc == 3
-    (record,) = list(tmp_path.glob('0_x.rss.*'))
-    peak, rank = record.read_text().split()
-    assert int(peak) > 80 * 1024 and rank == '0'
+    (record,) = list(steps.glob('0_x.rss.*'))
+    peak, rank, cpus, gpus = record.read_text().split()
+    assert int(peak) > 80 * 1024 and rank == '0' and cpus == '0' and gpus == '1,3'
+    (found,) = records.ranks(tmp_path, 0, 'x')
+    assert (found.cpus, found.cpu_count, found.gpus) == ('0', 1, '1,3')
+
+
+def test_a_rank_record_reads_cpu_lists_and_older_records():
+    assert records.Rank(0, 'n', 1.0, '0-3,8', '-').cpu_count == 5
+    assert records.Rank(0, 'n', 1.0).cpu_count is None      # recorded before CPUs were
 
 
 def test_ranks_nodes_and_relion_hosts(tmp_path):

@@ -33,6 +33,7 @@ from relionbench.constants import (
     X_GPU_EMULATED,
     X_GPU_THREADS,
     X_GPUS,
+    X_LAUNCHER_OPTIONS,
     X_MAX_NODES,
     X_SCRATCH,
 )
@@ -225,8 +226,12 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         for attr in ('num_tasks', 'num_tasks_per_node'):    # ReFrame copies these only later
             setattr(self.job, attr, getattr(self, attr))
         if self.job.launcher.registered_name == 'srun':
-            # a dead rank ends the step instead of leaving the leader waiting forever
-            self.job.launcher.options += ['--kill-on-bad-exit=1']
+            # a dead rank ends the step instead of leaving the leader waiting forever; the
+            # job's CPUs per task given again (Slurm 22.05's srun does not inherit sbatch's)
+            self.job.launcher.options += ['--kill-on-bad-exit=1',
+                                          f'--cpus-per-task={self.num_cpus_per_task}']
+        self.job.launcher.options += list(
+            self.current_partition.extras.get(X_LAUNCHER_OPTIONS, []))
         launcher = self.job.launcher.run_command(self.job)
         self.job.launcher = getlauncher('local')()
         variant = self.case.variant
@@ -301,27 +306,38 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             return
         self.relion_version, self.relion_build = builds.read_version(text)
 
+    @run_before('sanity')
+    def record_placement(self):
+        """``rb_steps/placement.tsv``: where each rank of each step ran (measure.py's node,
+        RELION's), the CPUs it could run on, the GPUs it saw and the threads it ran; kept
+        whether the check passes or not."""
+        rows = ['step\trank\tnode\tpeak_mib\tnode_by_relion\tcpus\tgpus\tthreads']
+        for record, step in zip(records.read_steps(self.stagedir), self.stage.steps):
+            try:
+                ranks = records.ranks(self.stagedir, record.index, step.label)
+            except FileNotFoundError:
+                continue
+            relion = records.relion_hosts(records.log_path(self.stagedir, record.index,
+                                                           step.label))
+            threads = layouts.step_threads(step, self.layout)
+            rows += [f'{step.label}\t{r.rank}\t{r.host}\t{r.peak_mib:.1f}\t'
+                     f'{relion.get(r.rank, "")}\t{r.cpus}\t{r.gpus}\t{threads}' for r in ranks]
+        if len(rows) > 1:
+            Path(self.stagedir, STEPS_DIR, 'placement.tsv').write_text('\n'.join(rows) + '\n')
+
     @run_before('performance')
     def collect_metrics(self):
         steps = records.read_steps(self.stagedir)
         values = {'total_seconds': sum(r.seconds for r in steps)}
-        placement = ['step\trank\tnode\tpeak_mib\tnode_by_relion']
         for record, step in zip(steps, self.stage.steps):
             values[f'{step.label}_seconds'] = record.seconds
             ranks = records.ranks(self.stagedir, record.index, step.label)
             nodes = records.node_peaks(ranks)
             values[f'{step.label}_peak_mib'] = max(r.peak_mib for r in ranks)
             values[f'{step.label}_node_peak_mib'] = max(nodes.values())
-            relion = records.relion_hosts(records.log_path(self.stagedir, record.index,
-                                                           step.label))
-            placement += [f'{step.label}\t{r.rank}\t{r.host}\t{r.peak_mib:.1f}\t'
-                          f'{relion.get(r.rank, "")}' for r in ranks]
             if step.refine:
                 values.update(self.iteration_metrics(record, step))
             values.update(extract.science(step, self.stagedir))
-        if steps:       # on which node each rank of each step ran (measure.py's, RELION's)
-            Path(self.stagedir, STEPS_DIR, 'placement.tsv').write_text('\n'.join(placement) +
-                                                                      '\n')
         self.perf_variables = {
             name: sn.make_performance_function(_value(values, name), metrics.describe(name)[0])
             for name in values}

@@ -94,3 +94,8 @@ def environment(variant):
     if variant == GPU:
         return {}
     return {'OMP_SCHEDULE': 'dynamic', 'KMP_BLOCKTIME': '0'}
+
+
+def step_threads(step, layout):
+    """Threads each rank of ``step`` runs (``--j``): the layout's for a threaded step."""
+    return layout.threads if (step.threaded or step.refine) and not step.python else 1

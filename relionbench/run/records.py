@@ -55,6 +55,17 @@ class Rank:
     rank: int
     host: str
     peak_mib: float
+    cpus: str = ''          #: the CPUs it could run on (``0-3,8``; '' when not recorded)
+    gpus: str = ''          #: the GPUs it saw (CUDA_VISIBLE_DEVICES; '-': none set)
+
+    @property
+    def cpu_count(self):
+        """How many CPUs it could run on (None when not recorded)."""
+        if not self.cpus or self.cpus == '-':
+            return None
+        return sum(int(b) - int(a) + 1 for a, _, b in
+                   (part.partition('-') if '-' in part else (part, '', part)
+                    for part in self.cpus.split(',')))
 
 
 def ranks(stagedir, index, label):
@@ -65,7 +76,7 @@ def ranks(stagedir, index, label):
         if fields:
             host = path.name.split('.rss.', 1)[1].rsplit('.', 1)[0]
             rank = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
-            found.append(Rank(rank, host, int(fields[0]) / 1024))
+            found.append(Rank(rank, host, int(fields[0]) / 1024, *fields[2:4]))
     if not found:
         raise FileNotFoundError(f'no memory record for step {index} {label}')
     return sorted(found, key=lambda r: (r.rank, r.host))
