@@ -97,5 +97,6 @@ def environment(variant):
 
 
 def step_threads(step, layout):
-    """Threads each rank of ``step`` runs (``--j``): the layout's for a threaded step."""
-    return layout.threads if (step.threaded or step.refine) and not step.python else 1
+    """Threads each rank of ``step`` runs (``--j``): the layout's for a threaded step
+    (relion_refine included; the suite's own Python steps never are)."""
+    return layout.threads if step.threaded else 1
