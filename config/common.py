@@ -20,6 +20,7 @@ from relionbench.constants import (
     FEAT_SINGULARITY,
     PERFLOG_FIELDS,
     PERFVAR_FIELDS,
+    X_EXCLUSIVE,
     X_LAUNCHER_OPTIONS,
 )
 
@@ -72,12 +73,14 @@ def system(name, descr, hostnames, partitions):
     }
 
 
-def slurm_partition(name, descr, features, extras, environs, access=('--exclusive',),
+def slurm_partition(name, descr, features, extras, environs, access=(), exclusive=True,
                     max_jobs=4, launcher_options=(), env_vars=None):
     """A Slurm partition launching MPI with srun, offering the builds named in ``environs``;
     a ``gpu`` feature adds the GRES request and an ``apptainer`` or ``singularity`` feature
-    the container runtime RELION runs in. ``launcher_options``: what every srun of a job
-    gets besides the job's CPUs per task (e.g. ``['--mpi=pmix', '--cpu-bind=cores']``);
+    the container runtime RELION runs in. ``access``: options every job gets (partition,
+    account, QOS, constraint); ``exclusive``: each stage's job asks whole nodes (the
+    one-task fixture jobs never do). ``launcher_options``: what every srun of a job gets
+    besides the job's CPUs per task (e.g. ``['--mpi=pmix', '--cpu-bind=cores']``);
     ``env_vars``: {name: value} every job of the partition sets (e.g. UCX or OMPI
     settings)."""
     partition = {
@@ -92,8 +95,8 @@ def slurm_partition(name, descr, features, extras, environs, access=('--exclusiv
                                 (FEAT_APPTAINER, FEAT_SINGULARITY) if kind in features],
         'max_jobs': max_jobs,
         'env_vars': [[k, str(v)] for k, v in (env_vars or {}).items()],
-        'extras': {**extras, **({X_LAUNCHER_OPTIONS: list(launcher_options)}
-                                if launcher_options else {})},
+        'extras': {**extras, X_EXCLUSIVE: exclusive,
+                   **({X_LAUNCHER_OPTIONS: list(launcher_options)} if launcher_options else {})},
     }
     if 'gpu' in features:
         partition['resources'] = [{'name': 'gpu', 'options': ['--gres=gpu:{num_gpus_per_node}']}]

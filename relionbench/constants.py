@@ -27,6 +27,7 @@ X_GPU_THREADS = 'gpu_threads_per_rank'
 X_GPU_EMULATED = 'gpu_emulated'      # fake GPUs (CI): the gpu variant runs RELION on the CPU
 X_CALIBRATE = 'calibrate_times'     # scale time references by this machine's calibration
 X_LAUNCHER_OPTIONS = 'launcher_options'   # options every MPI launch gets (--mpi=pmix, ...)
+X_EXCLUSIVE = 'exclusive'           # each stage's job asks whole nodes (fixtures never)
 
 # Accelerator variants
 GPU = 'gpu'

@@ -7,6 +7,7 @@ the requirement is listed in ``RELIONBENCH_REQUIRE`` (comma-separated, as ``.ci/
 it): then it fails with the reason. The summary counts the skips for a missing requirement.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 REFRAME = Path(sys.executable).parent / 'reframe'
 CLUSTER = ROOT / 'scripts' / 'slurm-pseudo-cluster'
+CLUSTER_STATE = Path(os.environ.get('RELIONBENCH_SLURM_DIR', '/tmp/relionbench-slurm'))
 RELION_PROGRAMS = ('relion_refine', 'relion_refine_mpi', 'relion_run_motioncorr',
                    'relion_preprocess', 'relion_postprocess', 'mpirun')
 
@@ -36,7 +38,7 @@ def _missing_slurm():
 def _missing_nodes():
     if _missing_slurm():
         return _missing_slurm()
-    state = Path(os.environ.get('RELIONBENCH_SLURM_DIR', '/tmp/relionbench-slurm')) / 'nodes'
+    state = CLUSTER_STATE / 'nodes'
     count = int(state.read_text()) if state.exists() else 1
     return '' if count >= 2 else (f'the Slurm pseudo-cluster has {count} node: take it down '
                                   'and run scripts/slurm-pseudo-cluster up --nodes 3')
@@ -275,6 +277,22 @@ def image():
         assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
         assert built.stdout.splitlines()[-1] == IMAGE
     return IMAGE
+
+
+@contextlib.contextmanager
+def tmpfs_on(nodes, path, size='1m'):
+    """An empty tmpfs of ``size`` over ``path`` on those pseudo-cluster nodes alone (in
+    their slurmd's mount namespace), as a node's own mount: over the checkout, a node where
+    it is not on a shared filesystem; over a folder, a small local disk."""
+    pids = [(CLUSTER_STATE / f'slurmd-{n}.pid').read_text().strip() for n in nodes]
+    for pid in pids:
+        subprocess.run(['nsenter', '--target', pid, '--mount', 'mount', '-t', 'tmpfs', '-o',
+                        f'size={size}', 'tmpfs', str(path)], check=True)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            subprocess.run(['nsenter', '--target', pid, '--mount', 'umount', str(path)])
 
 
 def stand_in(folder, program, body):

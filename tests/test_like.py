@@ -4,17 +4,15 @@ job script of that system's dry run accepted by ``sbatch --test-only``, and a mi
 run for real through the system's access options (ci-slurm mirrors the shaped system)."""
 
 import csv
-import os
 import re
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from conftest import CLUSTER, reframe
+from conftest import CLUSTER, CLUSTER_STATE, reframe
 from test_faults import perflog
 
-STATE = Path(os.environ.get('RELIONBENCH_SLURM_DIR', '/tmp/relionbench-slurm'))
+STATE = CLUSTER_STATE
 SCRIPTS = {'scarf': 137, 'pearl': 52, 'clx': 52, 'icx': 52}
 """How many job scripts each system's dry run writes (tests/test_dryrun.py counts them by
 build and stage)."""

@@ -114,7 +114,7 @@ def test_every_rank_and_step_runs_in_the_job_s_container(run, image):
     start = ' '.join(podman.command('run', '-d', '--rm'))
     exec_ = ' '.join(podman.command('exec'))
     node = re.escape('"$0-$(uname -n)"')
-    assert scripts and all(re.search(rf'rb_on_each_node sh -c .*--name {node} {image} sleep '
+    assert scripts and all(re.search(rf'rb_nodes sh -c .*--name {node} {image} sleep '
                                      rf'infinity\S* "\$RB_CONTAINER" {re.escape(start)} ', s)
                            for s in scripts)
     refine = [s for s in scripts if 'relion_refine_mpi' in s]

@@ -10,17 +10,20 @@ import threading
 import time
 
 import pytest
-from conftest import CLUSTER, stand_in
+from conftest import CLUSTER, CLUSTER_STATE, stand_in, tmpfs_on
 from test_faults import MOTIONCORR, REFINE, failed, perflog, run
+
+STATE = CLUSTER_STATE
 
 nodes = pytest.mark.requires('relion', 'nodes')
 
 
 @nodes
-def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs, tmp_path):
-    """With a scratch folder per job (``--scratch_dir``): RELION copies every particle."""
-    scratch = {'RELIONBENCH_SCRATCH': f'{tmp_path}/scratch/$SLURM_JOB_ID'}
-    result = run(*REFINE, runs=runs, system='ci-slurm', timeout=900, env=scratch)
+def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs):
+    """With node-local scratch (each node its own folder at one path, made by the job on
+    both nodes and removed after): RELION copies every particle on each. srun binds each
+    rank to a CPU of its own."""
+    result = run(*REFINE, runs=runs, system='ci-slurm', timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     for partition, launcher in (('cpu', 'srun'), ('cpu-mpirun', 'mpirun')):
         job = next(runs.glob(f'output/*/ci-slurm/{partition}/*/Miniature_*/rb_steps'))
@@ -36,9 +39,19 @@ def test_a_stage_spreads_its_ranks_over_two_nodes_through_srun_and_mpirun(runs, 
         assert all(r['node'] == r['node_by_relion'] for r in refine), refine
         logged = perflog(runs, 'ci-slurm', partition)
         assert re.search(r'\|refine_node_peak_mib\|[\d.]+\|MiB\|', logged), logged[-2000:]
+        if launcher == 'srun':
+            for node in {r['node'] for r in refine}:
+                cpus = [r['cpus'] for r in refine if r['node'] == node]
+                assert len(set(cpus)) == len(cpus) and all(c.isdigit() for c in cpus), refine
         log = (job / '0_refine.log').read_text()
-        assert f'Copying particles to scratch directory: {tmp_path}/scratch/' in log
+        scratch = re.search(rf'Copying particles to scratch directory: {STATE}/scratch/(\d+)/',
+                            log)
+        assert scratch, log[-2000:]
         assert 'For optics_group 1, there are 330 particles on the scratch disk.' in log, log
+        for node in {r['node'] for r in refine}:    # each node's own scratch folder
+            assert f'On host {node}: free scratch space' in log, log
+        for node in ('rbnode1', 'rbnode2', 'rbnode3'):
+            assert not (STATE / 'node-scratch' / node / scratch[1]).exists()
 
 
 @nodes
@@ -47,11 +60,8 @@ def test_a_scratch_folder_too_small_fails_the_check_with_what_was_copied(runs, t
     copies none of the 330 particles and only warns; the check fails saying so."""
     small = tmp_path / 'scratch'
     small.mkdir()
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(small)], check=True)
-    try:
+    with tmpfs_on(['rbnode1', 'rbnode2', 'rbnode3'], small, size='4m'):  # each node's disk
         result = run(*REFINE, runs=runs, env={'RELIONBENCH_SCRATCH': str(small)})
-    finally:
-        subprocess.run(['umount', str(small)], check=True)
     failed(result, 'step 0 refine: the scratch folder (--scratch_dir) was too small on rbnode1:'
            ' RELION copied 0 particles to it and reads the other 330 from where they are')
 

@@ -22,11 +22,11 @@ system = system('scarf', 'STFC SCARF', [r'^ui\d+\.scarf', r'scarf\.rl\.ac\.uk'],
                     [c.FEAT_CPU, c.FEAT_AVX512, c.FEAT_SINGULARITY],
                     {c.X_CORES: 48, c.X_GPUS: 0, c.X_MAX_NODES: 4, c.X_MEM_GB: 192, **SITE},
                     names(CPU_BUILDS),
-                    access=['--partition=scarf', '--constraint=scarf17', '--exclusive'],
+                    access=['--partition=scarf', '--constraint=scarf17'],
                     max_jobs=10),
     slurm_partition('gpu', 'GPU nodes, 4 GPUs each', [c.FEAT_GPU, c.FEAT_SINGULARITY],
                     {c.X_CORES: 32, c.X_GPUS: 4, c.X_MAX_NODES: 4, c.X_MEM_GB: 384, **SITE},
-                    names(GPU_BUILDS), access=['--partition=gpu', '--exclusive']),
+                    names(GPU_BUILDS), access=['--partition=gpu']),
 ])
 
 environments = environments('scarf', CPU_BUILDS + GPU_BUILDS)

@@ -13,6 +13,7 @@ measured on took for the calibration workload); a system that calibrates scales 
 references by this machine's ratio (``scaled``).
 """
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,3 +264,41 @@ def table(system):
                          'min': f'{low:.6g}', 'max': f'{high:.6g}', 'unit': unit,
                          'source': entry.source})
     return pd.DataFrame(rows)
+
+
+LIMIT_MARGIN = 2.0
+"""A stage's job may run this many times its published duration (a slower node, another
+build), plus ``LIMIT_SPARE`` seconds (staging, a queue's start-up): enough for a run, short
+enough that a hung one ends the same day."""
+LIMIT_SPARE = 3600
+
+
+def duration(entry):
+    """An entry's published wall time in seconds: its ``total_seconds``, else the sum of
+    its steps' (None when it has no time)."""
+    times = {n: s['value'] for n, s in entry.metrics.items() if n.endswith('_seconds')}
+    if TOTAL in times:
+        return times[TOTAL]
+    return sum(times.values()) or None
+
+
+def time_limit(workflow, stage, own=None, directory=REFERENCE_DIR):
+    """Seconds a job of ``stage`` may run: ``LIMIT_MARGIN`` times its published duration
+    plus ``LIMIT_SPARE``. The duration is this system's entry for the case (``own``) where
+    it has one, else the slowest published run of the stage on any system; None when no
+    reference file publishes the stage."""
+    seconds = (duration(own) if own else None) or _slowest(Path(directory)).get(
+        (workflow, stage))
+    return None if seconds is None else LIMIT_MARGIN * seconds + LIMIT_SPARE
+
+
+@functools.cache
+def _slowest(directory):
+    """{(workflow, stage): its slowest published duration} over every reference file."""
+    slowest = {}
+    for path in sorted(directory.glob('*.yaml')):
+        for entry in load(path.stem, directory):
+            seconds, key = duration(entry), (entry.workflow, entry.stage)
+            if seconds and seconds > slowest.get(key, 0):
+                slowest[key] = seconds
+    return slowest

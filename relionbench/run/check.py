@@ -8,6 +8,7 @@ warning, and reports per-step time and memory plus the science metrics against
 """
 
 import functools
+import math
 import re
 import subprocess
 from dataclasses import replace
@@ -30,6 +31,7 @@ from relionbench.constants import (
     VARIANT_FEATURES,
     X_CORES,
     X_DATA_ROOT,
+    X_EXCLUSIVE,
     X_GPU_EMULATED,
     X_GPU_THREADS,
     X_GPUS,
@@ -40,8 +42,11 @@ from relionbench.constants import (
 from relionbench.data import datasets
 from relionbench.machine import calibration
 from relionbench.results import references
-from relionbench.run import images, jobscript, layouts, podman, provenance, records
+from relionbench.run import images, jobscript, layouts, nodes, podman, provenance, records
 from relionbench.science import extract, iterations, metrics, outputs
+
+DEFAULT_TIME_LIMIT = '4d'
+"""A stage's time limit where no reference publishes how long it takes."""
 
 
 @functools.cache
@@ -90,7 +95,10 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     reference_source = variable(str, value='no reference')
 
     valid_prog_environs = [f'+{ENV_RELION}']
-    time_limit = '4d'
+    #: The job's time limit; by default twice the stage's published duration plus an hour
+    #: (relionbench.results.references.time_limit), ``DEFAULT_TIME_LIMIT`` where none is
+    #: published; set it with ``-S time_limit=12h``
+    time_limit = None
 
     @property
     def stage(self):
@@ -196,6 +204,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         entry = references.find(_references(system), self.stage.workflow, self.stage.name,
                                 self.case.variant, self.case.scale, self.current_partition.name,
                                 self.current_environ.name)
+        if self.time_limit is None:
+            limit = references.time_limit(self.stage.workflow, self.stage.name, entry)
+            self.time_limit = f'{math.ceil(limit / 3600)}h' if limit else DEFAULT_TIME_LIMIT
         if entry and not self.no_reference():
             given = {'time_upper': self.time_tolerance,
                      'resolution_shells': self.resolution_shells}
@@ -234,13 +245,19 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             self.current_partition.extras.get(X_LAUNCHER_OPTIONS, []))
         launcher = self.job.launcher.run_command(self.job)
         self.job.launcher = getlauncher('local')()
+        extras = self.current_partition.extras
+        node_lines = nodes.prepare(
+            (jobscript.MEASURE,), self.stagedir, on_slurm(self.current_partition),
+            bool(self.scratch), extras.get(X_LAUNCHER_OPTIONS, []))
+        if extras.get(X_EXCLUSIVE):         # the stages only: one-task fixtures share nodes
+            self.job.options += ['--exclusive']
         variant = self.case.variant
         if variant == GPU and self.current_partition.extras.get(X_GPU_EMULATED):
             variant = CPU_PLAIN             # the GPU layout and GRES, RELION on the CPU
         self.prerun_cmds = jobscript.stage_lines(
             self.stage, variant, self.layout, self.dataset, launcher,
             image=self.container_exec() if self.container_image else None,
-            scratch=bool(self.scratch), release=self.release)
+            scratch=bool(self.scratch), release=self.release, node_lines=node_lines)
         self.executable, self.executable_opts = jobscript.DONE_COMMAND
         self.keep_files = [STEPS_DIR, records.JOB_FILE]
         records.describe_job(self.stagedir, self.display_name,
@@ -263,6 +280,11 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                               f' declares ({differs}; {STEPS_DIR}/relion_version.txt): check '
                               'its modules, prefix or image')
         done = {r.index: r for r in records.read_steps(self.stagedir)}
+        said = _read(Path(self.stagedir, nodes.ERRORS))
+        if said.strip() and not done:       # e.g. a node could not see the suite
+            raise SanityError(nodes.refusal(said) or 'the job stopped preparing its nodes, '
+                              f'before its first step: {said.strip().splitlines()[-1]} '
+                              f'({nodes.ERRORS})')
         for index, step in enumerate(self.stage.steps):
             record = done.get(index)
             log = f'{STEPS_DIR}/{index}_{step.label}.log'
@@ -283,6 +305,16 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             missing = outputs.shortfall(step, self.stagedir)
             if missing:
                 raise SanityError(f'step {index} {step.label}: {missing}')
+            try:
+                ranks = records.ranks(self.stagedir, index, step.label)
+            except FileNotFoundError as err:
+                raise SanityError(f'step {index} {step.label}: {err} (measure.py did not '
+                                  'run on its ranks)') from None
+            misfit = layouts.misfit(step, self.layout, ranks,
+                                    gpus=self.case.variant == GPU and not
+                                    self.current_partition.extras.get(X_GPU_EMULATED))
+            if misfit:
+                raise SanityError(f'step {index} {step.label}: {misfit}')
         return sn.assert_found(re.escape(records.DONE), self.stdout,
                                msg='the job script did not reach its end')
 
@@ -355,13 +387,25 @@ class RelionStage(rfm.RunOnlyRegressionTest):
                 for name, value in iterations.summary(found).items()}
 
 
-def _failed_nodes(nodes):
+def on_slurm(partition):
+    """Whether ``partition``'s jobs run under Slurm (srun reaches every node of a job)."""
+    return partition.scheduler.registered_name in ('slurm', 'squeue')
+
+
+def _read(path):
+    try:
+        return path.read_text()
+    except OSError:
+        return ''
+
+
+def _failed_nodes(names):
     """': node rbnode2 down (Not responding)' for the nodes of a job Slurm took down, as sinfo
     says ('' when it cannot tell)."""
-    if not nodes:
+    if not names:
         return ''
     try:
-        found = subprocess.run(['sinfo', '-h', '-N', '-n', ','.join(nodes), '-o', '%N|%T|%E'],
+        found = subprocess.run(['sinfo', '-h', '-N', '-n', ','.join(names), '-o', '%N|%T|%E'],
                                capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return ''

@@ -2,33 +2,48 @@
 partition (the miniature's data, the machine's calibration)."""
 
 import os
-import shlex
 import sys
 from pathlib import Path
 
 import reframe as rfm
 import reframe.utility.sanity as sn
 from reframe.core.backends import getlauncher
-from reframe.core.builtins import run_before, sanity_function, variable
+from reframe.core.builtins import run_after, run_before, sanity_function, variable
 from reframe.core.exceptions import SanityError
 
 from relionbench import builds
-from relionbench.constants import ENV_RELION, X_CALIBRATE
+from relionbench.constants import ENV_RELION, X_CALIBRATE, X_GPUS
 from relionbench.machine import calibration
+from relionbench.run import nodes
 
 
 class SuiteJob(rfm.RunOnlyRegressionTest):
     """A fixture job running one of the suite's own Python modules on any partition, with
-    the local launcher; subclasses set ``executable_opts``."""
+    the local launcher: one task, sharing its node (never ``--exclusive``), one GPU on a
+    partition of GPUs (where sites refuse a job without ``--gres``); it first checks that
+    its node sees the suite. Subclasses set ``executable_opts``."""
 
     valid_systems = ['*']
     valid_prog_environs = [f'+{ENV_RELION}']
     executable = sys.executable
     time_limit = '10m'
 
+    @run_after('setup')
+    def ask_a_gpu(self):
+        if self.current_partition.extras.get(X_GPUS):
+            self.extra_resources = {'gpu': {'num_gpus_per_node': 1}}
+
     @run_before('run')
     def launch_locally(self):
         self.job.launcher = getlauncher('local')()
+
+    @run_before('run', always_last=True)
+    def check_the_node(self):
+        self.prerun_cmds = [nodes.visible(), *self.prerun_cmds]
+
+    def refused(self):
+        """Why the job's node could not run it ('' when it could)."""
+        return nodes.refusal(Path(self.stagedir, self.job.stderr).read_text())
 
 
 class MiniatureData(SuiteJob):
@@ -52,14 +67,27 @@ class MiniatureData(SuiteJob):
         cache = ['--cache', str(Path(self.cache).resolve())] if self.cache else []
         self.executable_opts = ['-m', 'relionbench.cli', 'mini', 'generate', '--out', '.',
                                 '--seed', str(self.seed), '--size', self.size, *cache]
-        tools = builds.data_tools(builds.discover())
-        if tools and tools.bindir:          # the same programs whatever build is under test
-            self.env_vars['PATH'] = f'{shlex.quote(tools.bindir)}:$PATH'
         self.prerun_cmds = ['echo "miniature made with: $(command -v relion_refine)"'
                             ' "$(relion_refine --version 2>&1 | head -n 1)"']
+        tools = self.data_tools()
+        if tools and tools.name != self.current_environ.name:
+            self.modules = list(tools.modules)
+            self.env_vars.update(tools.env_vars)
+            self.prerun_cmds = [*tools.prepare_cmds, *self.prerun_cmds]
+
+    def data_tools(self):
+        """The same programs whatever build is under test: the environment of the build
+        relionbench.builds.data_tools chooses, as the partition declares it (its modules or
+        prefix, never a path found on the login node); None where it declares no such build,
+        and the fixture's own build makes the data."""
+        tools = builds.data_tools(builds.discover())
+        return next((e for e in self.current_partition.environs
+                     if tools and e.name == tools.name), None)
 
     @sanity_function
     def assert_generated(self):
+        if self.refused():
+            raise SanityError(self.refused())
         refused = [line for line in Path(self.stagedir, self.job.stderr).read_text().splitlines()
                    if line.startswith('relionbench mini generate: ')]
         if refused:                     # e.g. a bad size: the one line that says what to give
@@ -90,6 +118,8 @@ class Calibration(SuiteJob):
 
     @sanity_function
     def assert_measured(self):
+        if self.refused():
+            raise SanityError(self.refused())
         return sn.assert_true(Path(self.stagedir, calibration.FILE).is_file(),
                               msg=f'{calibration.FILE} was not written')
 

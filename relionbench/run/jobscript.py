@@ -101,14 +101,16 @@ def step_line(index, step, variant, layout, launcher='', image=None, scratch=Fal
     return f'rb_step {index} {step.label} {command}'
 
 
-def prepare_lines(stage, dataset_dir, image=None, scratch=False):
-    """Link the dataset in (never over the job's own files), create output folders, prepare
-    the image, record the RELION build."""
+def prepare_lines(stage, dataset_dir, image=None, node_lines=()):
+    """Create output folders, prepare every node (``node_lines``, relionbench.run.nodes),
+    link the dataset in (never over the job's own files), prepare the image, record the
+    RELION build."""
     dirs = sorted({d for s in stage.steps for d in s.output_dirs()} | {OUT, STEPS_DIR})
     version = q(['sh', '-c', builds.version_command()])
-    return [*(['mkdir -p "$RB_SCRATCH"'] if scratch else []),
+    return [
         RB_STEP,
         f'rm -rf {STEPS_DIR} {OUT} && mkdir -p {q(dirs)}',
+        *node_lines,
         f'for f in {shlex.quote(str(dataset_dir))}/*; do [ -e "${{f##*/}}" ] || ln -s "$f" .; done',
         *(image.prepare if image else ()),
         f'{image.wrap(version) if image else version} >{STEPS_DIR}/relion_version.txt 2>&1'
@@ -117,10 +119,10 @@ def prepare_lines(stage, dataset_dir, image=None, scratch=False):
 
 
 def stage_lines(stage, variant, layout, dataset_dir, launcher='', image=None, scratch=False,
-                release=''):
+                release='', node_lines=()):
     """All commands before the final completion marker (``release``: the build's, for its
     options)."""
-    return prepare_lines(stage, dataset_dir, image, scratch) + [
+    return prepare_lines(stage, dataset_dir, image, node_lines) + [
         step_line(i, s, variant, layout, launcher, image, scratch, release)
         for i, s in enumerate(stage.steps)]
 

@@ -96,7 +96,32 @@ def environment(variant):
     return {'OMP_SCHEDULE': 'dynamic', 'KMP_BLOCKTIME': '0'}
 
 
+IDLE_LEADERS = ('relion_refine_mpi',)
+"""MPI programs whose rank 0 only hands out work: it runs no threads and needs no GPU."""
+
+
 def step_threads(step, layout):
     """Threads each rank of ``step`` runs (``--j``): the layout's for a threaded step
     (relion_refine included; the suite's own Python steps never are)."""
     return layout.threads if step.threaded else 1
+
+
+def misfit(step, layout, ranks, gpus=False):
+    """Why a rank of ``step`` did not get the layout asked for ('' when each did): fewer
+    CPUs it may run on than threads, or, where ``gpus``, no GPU in sight. ``ranks``: what
+    each rank recorded (relionbench.run.records.Rank)."""
+    threads = step_threads(step, layout)
+    for r in ranks:
+        if step.program in IDLE_LEADERS and r.rank == 0 and layout.tasks > 1:
+            continue
+        count = r.cpu_count
+        if count is not None and count < threads:
+            return (f'rank {r.rank} on {r.host} may run on {count} CPU{"s" * (count != 1)} '
+                    f'({r.cpus}) but runs {threads} threads: its threads would share them. '
+                    f'Bind it to {threads} (srun --cpus-per-task={threads}; mpirun --map-by '
+                    f'slot:PE={threads} or --bind-to none), or run fewer threads '
+                    '(-S run_layout)')
+        if gpus and r.gpus == '-':
+            return (f'rank {r.rank} on {r.host} sees no GPU (CUDA_VISIBLE_DEVICES unset): '
+                    'ask the partition for GPUs (--gres=gpu:N) on every node of the job')
+    return ''

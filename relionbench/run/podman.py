@@ -28,8 +28,8 @@ class Platform(ContainerPlatform):
     the node's name), the launcher's variables, the bind points at their own paths plus the
     temporary folder (Open MPI's session directory), the working folder set.
 
-    One container per node of the job (started by ``emit_prepare_commands``, through srun
-    on every node when the job has several; removed on each when the job script exits), and
+    One container per node of the job (started by ``emit_prepare_commands`` on every node
+    of the job; removed on each when the job script exits), and
     every rank and step ``podman exec``'d into its own node's: runc cannot run a container
     without a cgroup of its own, and in a cgroup per rank ``sched_yield`` only yields inside
     it, so relion_refine_mpi's polling leader took a third of the CPU from its followers
@@ -59,9 +59,8 @@ class Platform(ContainerPlatform):
         error = f'{STEPS_DIR}/{ERROR}'
         return [
             f'RB_CONTAINER=relionbench-{Path(stagedir).name}-$$',
-            ON_EACH_NODE,
             f'rb_remove_containers() {{ {remove} >/dev/null 2>&1; }}',
-            "trap rb_remove_containers EXIT",
+            'rb_at_exit rb_remove_containers',
             f'if ! {start} >{STEPS_DIR}/container.log 2>&1; then',
             f'    echo "podman could not start a container from {self.image}: '
             f'$(grep . {STEPS_DIR}/container.log | tail -n 1)" >{error}',
@@ -80,12 +79,9 @@ class Platform(ContainerPlatform):
 
 NODE_CONTAINER = '"$0-$(uname -n)"'
 """In the ``sh -c`` scripts, given ``$RB_CONTAINER`` as ``$0``: the container on this node."""
-ON_EACH_NODE = ('rb_on_each_node() { if [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then '
-                'srun -N "$SLURM_JOB_NUM_NODES" -n "$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 '
-                '"$@"; else "$@"; fi; }')
-"""A job script's function that runs a command once on every node of the job."""
 
 
 def _on_each_node(script, args=''):
-    """The job script's line that runs ``sh -c SCRIPT "$RB_CONTAINER" ARGS`` on every node."""
-    return f'rb_on_each_node sh -c {shlex.quote(script)} "$RB_CONTAINER" {args}'.rstrip()
+    """The job script's line that runs ``sh -c SCRIPT "$RB_CONTAINER" ARGS`` on every node
+    (``rb_nodes``, relionbench.run.nodes, which the job script defines first)."""
+    return f'rb_nodes sh -c {shlex.quote(script)} "$RB_CONTAINER" {args}'.rstrip()
