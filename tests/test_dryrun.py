@@ -145,3 +145,21 @@ def test_missing_image_skips_with_build_instructions(runs, tmp_path):
     assert ('container image /work3/projects/sciml/relion/images/relion-avx512-intel.sif not '
             'found: build it with "relionbench containers build relion-avx512-intel --out '
             '/work3/projects/sciml/relion/images"') in out
+
+
+def test_stage_jobs_are_exclusive_with_published_time_limits(scripts):
+    """Twice the published duration plus an hour: SCARF's own 43,481 s Class2D (cpu-altcpu)
+    asks 26 h, not the 96 h every stage asked before."""
+    script = scripts[('scarf', 'Aldolase Class2D/cpu-altcpu/23x4')]
+    assert '#SBATCH --exclusive' in script and '#SBATCH --time=26:0:0' in script
+    assert '#SBATCH --time=96:0:0' not in script
+
+
+def test_fixture_jobs_share_their_node_and_ask_a_gpu_on_a_gpu_partition(dry_runs):
+    runs = dry_runs['scarf'][0]
+    for partition, gres in (('cpu', False), ('gpu', True)):
+        script = next(runs.glob(f'stage/*/scarf/{partition}/*/Calibration_*/rfm_job.sh'))
+        text = script.read_text()
+        assert '#SBATCH --exclusive' not in text, text
+        assert ('#SBATCH --gres=gpu:1' in text) == gres, text
+        assert 'is not visible on node' in text     # its node checks it sees the suite
