@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import stand_in, tmpfs_on
+from conftest import CLUSTER_STATE, stand_in, tmpfs_on
 from test_faults import ONE_CORE, REFINE, failed, run
 
 from relionbench import ROOT
@@ -55,9 +55,10 @@ def test_every_node_checks_the_suite_and_makes_its_scratch():
     assert lines[0] == nodes.AT_EXIT
     assert lines[1].startswith('rb_nodes() { srun --nodes="$SLURM_JOB_NUM_NODES" ')
     assert '--ntasks-per-node=1' in lines[1] and '--mpi=pmix "$@"' in lines[1]
-    assert '[ -r /suite/measure.py ]' in lines[2] and 'mkdir -p "$RB_SCRATCH"' in lines[2]
-    assert lines[3].startswith('rb_scratch_gone() { rb_nodes sh -c ') and \
-        lines[4] == 'rb_at_exit rb_scratch_gone'
+    # removal registered before the check: a node that fails it leaves the others' scratch
+    assert lines[2].startswith('rb_scratch_gone() { rb_nodes sh -c ') and \
+        lines[3] == 'rb_at_exit rb_scratch_gone'
+    assert '[ -r /suite/measure.py ]' in lines[4] and 'mkdir -p "$RB_SCRATCH"' in lines[4]
     assert nodes.prepare((), '/s', slurm=False)[1] == 'rb_nodes() { "$@"; }'
     # what a script registers last runs first when it ends
     said = subprocess.run(['bash', '-c', f'{nodes.AT_EXIT}; rb_at_exit "echo one"; '
@@ -109,8 +110,12 @@ def test_ranks_bound_to_fewer_cpus_than_threads_fail_on_slurm(runs, tmp_path):
 def test_a_node_that_cannot_see_the_suite_fails_the_job_with_one_line(runs):
     """The checkout hidden on rbnode2 and rbnode3: the stage over 2 nodes has one of them,
     and its job ends before the first step, naming the node and the fix."""
+    scratch = set(CLUSTER_STATE.glob('node-scratch/*/*'))
     with tmpfs_on(['rbnode2', 'rbnode3'], ROOT):
         result = run(*REFINE, runs=runs)
     failed(result, f'the suite at {ROOT} is not visible on node rbnode')
     assert re.search(r'not visible on node rbnode[23]: put the checkout on a shared '
                      r'filesystem', result.stdout), result.stdout[-3000:]
+    # the scratch made on the node that could see the suite is gone too
+    assert set(CLUSTER_STATE.glob('node-scratch/*/*')) == scratch
+

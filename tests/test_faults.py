@@ -56,29 +56,43 @@ def watching(runs):
 
 @slurm
 def test_stages_pass_through_slurm_on_every_partition(runs):
-    """Class2D on cpu (srun), cpu-mpirun and gpu (GRES, RELION on the CPU); Refine3D with
-    3 MPI ranks through srun and through mpirun. No reference: recorded as such. Meanwhile
-    ``relionbench watch`` follows each job: its step, iteration and time limit."""
+    """Class2D on cpu (srun), cpu-mpirun and gpu (GRES, RELION on the CPU). No reference:
+    recorded as such. Meanwhile ``relionbench watch`` follows each job: its step, iteration
+    and time limit. (Refine3D_Local through srun and mpirun: tests/test_nodes.py.)"""
     seen, stop = watching(runs)
     try:
-        result = run('-n', '^Miniature.*(Class2D/|Refine3D_Local/cpu)', runs=runs,
-                     system='ci-slurm')
+        result = run('-n', '^Miniature.*Class2D/', runs=runs, system='ci-slurm')
     finally:
         stop.set()
     assert result.returncode == 0, result.stdout[-4000:]
     assert any(re.search(r'Class2D/\S+  running  class2d \(1 of 1\)  iteration [123] of 3  '
                          r'\d:\d\d:\d\d  \S+  fits 0:30:00 limit', line) for line in seen), seen
-    assert any(re.search(r'Refine3D_Local/\S+  running  refine \(1 of 3\)  auto-refine, '
-                         r'iteration \d+', line) for line in seen), seen
-    assert 'Ran 9/9 test case(s)' in result.stdout   # 5 stages, data, 3 calibrations
+    assert 'Ran 7/7 test case(s)' in result.stdout   # 3 stages, data, 3 calibrations
     gpu_job = next(runs.glob('output/*/ci-slurm/gpu/*/Miniature_*/rfm_job.sh')).read_text()
     assert '#SBATCH --partition=gpu\n' in gpu_job and '#SBATCH --gres=gpu:1\n' in gpu_job
-    assert '--gpu' not in gpu_job
-    srun = perflog(runs, 'ci-slurm', 'cpu')
-    assert re.search(r'\|Refine3D_Local/cpu-plain/3x1\|3\|1\|.*\|no reference\|\d+\|', srun)
+    assert '#SBATCH --overcommit\n' in gpu_job and '--gpu' not in gpu_job
+    assert re.search(r'\|Class2D/cpu-plain/1x2\|1\|2\|.*\|no reference\|\d+\|',
+                     perflog(runs, 'ci-slurm', 'cpu'))
     assert 'no reference for ci-slurm' in result.stdout
+
+
+@slurm
+def test_every_miniature_stage_passes_on_the_strict_cluster(runs):
+    """The whole miniature through Slurm partition cpu, whose nodes bind each task's CPUs,
+    hold its memory and keep their own scratch: every stage passes, Refine3D's ranks spread
+    over two nodes, and ``relionbench watch`` follows the refinement."""
+    seen, stop = watching(runs)
+    try:
+        result = run('-n', '^Miniature(?!Chain)', runs=runs, timeout=900)
+    finally:
+        stop.set()
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert 'Ran 9/9 test case(s)' in result.stdout   # 7 stages, data, calibration
+    assert any(re.search(r'Refine3D_Local/\S+  running  refine \(1 of 3\)  auto-refine, '
+                         r'iteration \d+', line) for line in seen), seen
     refine = next(runs.glob('output/*/ci-slurm/cpu/*/Miniature_*/rb_steps/0_refine.log'))
-    assert 'srun --kill-on-bad-exit=1' in (refine.parent.parent / 'rfm_job.sh').read_text()
+    assert 'srun --kill-on-bad-exit=1 --cpus-per-task=1' in (
+        refine.parent.parent / 'rfm_job.sh').read_text()
 
 
 # -- the fault matrix --------------------------------------------------------------------

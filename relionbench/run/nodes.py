@@ -51,13 +51,11 @@ def prepare(files, stagedir, slurm, scratch=False, launcher_options=()):
     """Lines after the stage folder's own folders exist: every node checked for the suite's
     ``files`` and the stage folder, scratch made on each, and removed at the end."""
     work = visible(files, stagedir) + (f'; {MAKE_SCRATCH}' if scratch else '')
-    lines = [on_every_node(slurm, launcher_options),
-             f'rb_nodes sh -c {shlex.quote(work)} 2>{ERRORS} || '
-             f'{{ cat {ERRORS} >&2; exit 1; }}']
-    if scratch:
-        lines += [f'rb_scratch_gone() {{ rb_nodes sh -c {shlex.quote(REMOVE_SCRATCH)}; }}',
-                  'rb_at_exit rb_scratch_gone']
-    return [AT_EXIT, *lines]
+    # the removal first: a node that fails its check leaves the others' scratch made
+    remove = [f'rb_scratch_gone() {{ rb_nodes sh -c {shlex.quote(REMOVE_SCRATCH)}; }}',
+              'rb_at_exit rb_scratch_gone'] if scratch else []
+    return [AT_EXIT, on_every_node(slurm, launcher_options), *remove,
+            f'rb_nodes sh -c {shlex.quote(work)} 2>{ERRORS} || {{ cat {ERRORS} >&2; exit 1; }}']
 
 
 AT_EXIT = 'rb_at_exit() { RB_AT_EXIT="$1; ${RB_AT_EXIT:-}"; trap "$RB_AT_EXIT" EXIT; }'
