@@ -82,3 +82,18 @@ def test_compare_and_the_alert_name_the_first_slow_run(tmp_path):
         assert 'suite abc, relion, RELION 3.1.3 plain, native' in time.began
         subject, text = compare.alert_message(loaded, table.reset_index())
         assert 'a step of +10.' in text and 'began 2026-11-06 01:00' in text
+
+
+@pytest.mark.parametrize('argv,said', [
+    (['--system', 'mycluter'], "relionbench: --system 'mycluter' is not one of local "
+                               "(the systems with results in "),
+    (['--session', 'not-a-uuid'], "relionbench: --session 'not-a-uuid' is not a session of "
+                                  "these results; the latest: "),
+])
+def test_compare_says_no_to_a_system_or_session_it_has_no_results_for(tmp_path, capsys, argv,
+                                                                      said):
+    from relionbench.cli import main
+    write_perflog(tmp_path, [perflog_line('2026-11-20T01:00:00+00:00', '14.1')])
+    assert main(['compare', '--runs', str(tmp_path), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count('\n') == 1, err

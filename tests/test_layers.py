@@ -9,7 +9,8 @@ import pytest
 from relionbench.sources import PACKAGE, graph
 
 LAYERS = (
-    ('', 'constants', 'sources'),       # the root (ROOT), shared names, the source reader
+    ('', 'constants', 'sources', 'choices'),    # the root (ROOT), shared names, the source
+                                                # reader, one-line errors for bad choices
     ('science', 'machine', 'builds'),   # RELION's files, this machine, RELION's builds
     ('data',),                          # datasets, the miniature and its generator
     ('workflows',),                     # the stage model and tables

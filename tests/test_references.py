@@ -77,10 +77,81 @@ def test_bad_file_names_the_file(tmp_path):
     with pytest.raises(references.ReferenceError, match='bad.yaml'):
         references.load('bad', tmp_path)
     (tmp_path / 'worse.yaml').write_text(
-        'references:\n  - {workflow: a, stage: b, variant: gpu, scale: 1gpu, source: s,\n'
-        '     box_size: 1, pixel_size: 1, metrics: {refine_seconds: 12}}\n')
-    with pytest.raises(references.ReferenceError, match='worse.yaml: refine_seconds'):
+        'references:\n  - {workflow: aldolase, stage: Class2D, variant: gpu, scale: 1gpu,\n'
+        '     source: s, box_size: 1, pixel_size: 1, metrics: {class2d_seconds: 12}}\n')
+    with pytest.raises(references.ReferenceError, match=r'worse.yaml:2: entry 1: '
+                       r'class2d_seconds: write \{value'):
         references.load('worse', tmp_path)
+
+
+GOOD = """system: mysite
+references:
+  - workflow: aldolase
+    stage: Class2D
+    variant: cpu-plain
+    scale: 23x4
+    build: relion-gnu
+    source: a run
+    box_size: 256
+    pixel_size: 1.12
+    metrics:
+      class2d_seconds: {value: 3600, unit: s}
+      class2d_resolution: {value: 4.86, unit: A}
+"""
+
+
+@pytest.mark.parametrize('typo,said', [
+    ('workflow: aldolase', "entry 1: workflow 'aldolse' is not one of aldolase, mini-ribosome, "
+                           "miniature, ribosome (did you mean 'aldolase'?)"),
+    ('stage: Class2D', "entry 1: stage 'Clas2D' is not one of Class2D, Class3D, "),
+    ('variant: cpu-plain', "entry 1: variant 'cpu-plian' is not one of gpu, cpu-altcpu, "
+                           "cpu-plain (did you mean 'cpu-plain'?)"),
+    ('scale: 23x4', "entry 1: scale '23x5' is not one of 23x4"),
+    ('build: relion-gnu', "entry 1: build 'relion-gn' is not one of *, relion-gnu, "
+                          "relion-cuda (did you mean 'relion-gnu'?)"),
+    ('    metrics:', "entry 1: key 'metrcs' is not one of workflow, stage, variant, scale, "
+                    "source, box_size, pixel_size, metrics, partition, build (did you mean "
+                    "'metrics'?)"),
+    ('{value: 3600,', "entry 1: class2d_seconds: value: '3600s' is not a number (write it "
+                      "without a unit)"),
+    ('references:', "key 'referencs' is not one of system, calibration, defaults, "
+                    "references (did you mean 'references'?)"),
+])
+def test_a_typo_in_a_reference_file_is_one_line_naming_file_entry_line_and_valid_values(
+        tmp_path, typo, said):
+    """Each error names the file, the entry and the line it starts on, the key, and what
+    it may be; and where the format is described."""
+    broken = {'workflow: aldolase': 'workflow: aldolse', 'stage: Class2D': 'stage: Clas2D',
+              'variant: cpu-plain': 'variant: cpu-plian', 'scale: 23x4': 'scale: 23x5',
+              'build: relion-gnu': 'build: relion-gn', '    metrics:': '    metrcs:',
+              '{value: 3600,': '{value: 3600s,', 'references:': 'referencs:'}[typo]
+    (tmp_path / 'mysite.yaml').write_text(GOOD.replace(typo, broken, 1))
+    with pytest.raises(references.ReferenceError) as err:
+        references.load('mysite', tmp_path, builds=['relion-gnu', 'relion-cuda'])
+    line = ': ' if typo == 'references:' else ':3: '
+    assert str(err.value).startswith(f'{tmp_path}/mysite.yaml{line}{said}'), str(err.value)
+    assert str(err.value).endswith('the format is in docs/site.md, "File format"')
+    assert '\n' not in str(err.value)
+
+
+def test_an_indentation_error_is_one_line_with_its_line(tmp_path):
+    (tmp_path / 'mysite.yaml').write_text(GOOD.replace('    source: a run', '   source: a run'))
+    with pytest.raises(references.ReferenceError, match=rf'^{tmp_path}/mysite.yaml:8: not '
+                       'valid YAML: ') as err:
+        references.load('mysite', tmp_path)
+    assert '\n' not in str(err.value)
+
+
+def test_tolerance_on_a_time_is_its_upper_band(tmp_path):
+    (tmp_path / 'mysite.yaml').write_text(GOOD.replace('{value: 3600, unit: s}',
+                                                       '{value: 3600, unit: s, tolerance: 0.15}'))
+    entry = references.load('mysite', tmp_path)[0]
+    assert references.reframe_reference(entry)['*']['class2d_seconds'] == (3600, None, 0.15, 's')
+    (tmp_path / 'mysite.yaml').write_text(GOOD.replace('{value: 4.86, unit: A}',
+                                                       '{value: 4.86, unit: A, tolerance: 0.1}'))
+    with pytest.raises(references.ReferenceError, match='class2d_resolution: a resolution '
+                       'takes shells:'):
+        references.load('mysite', tmp_path)
 
 
 def test_absent_system_has_no_references(tmp_path):
@@ -158,3 +229,23 @@ def test_a_bad_calibration_names_the_file(tmp_path):
     (tmp_path / 'x.yaml').write_text('calibration: {seconds: 0, cores: 2}\nreferences: []\n')
     with pytest.raises(references.ReferenceError, match=r'x\.yaml: calibration: write'):
         references.load('x', tmp_path)
+
+
+@pytest.mark.parametrize('argv,said', [
+    (['--system', 'mycluter'], "relionbench references: --system 'mycluter' is not one of "
+                               "ci-slurm, clx, icx, local, pearl, scarf"),
+    (['--system', 'local', '--stage', 'Clas2D'],
+     "relionbench references: --stage 'Clas2D' is not one of Class2D, Class2D_VDAM, "),
+])
+def test_the_references_command_says_no_to_what_it_does_not_know(capsys, argv, said):
+    from relionbench.cli import main
+    assert main(['references', *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count('\n') == 1, err
+
+
+def test_a_misspelt_defaults_key_is_refused(tmp_path):
+    (tmp_path / 'mysite.yaml').write_text('defaults:\n  time_uper: 0.2\n' + GOOD)
+    with pytest.raises(references.ReferenceError, match="defaults: key 'time_uper' is not one "
+                       r"of time_upper, .* \(did you mean 'time_upper'\?\)"):
+        references.load('mysite', tmp_path)

@@ -2,6 +2,9 @@
 
 import sys
 
+from relionbench import systems
+from relionbench.choices import not_one_of
+
 
 def cmd_derive(args):
     """YAML references from repeat runs' ReFrame reports (median, tolerance from the spread),
@@ -19,6 +22,10 @@ def cmd_references(args):
     from relionbench.results import references
     if args.derive:
         return cmd_derive(args)
+    if args.system not in systems():
+        print(f'relionbench references: {not_one_of("--system", args.system, systems())}',
+              file=sys.stderr)
+        return 2
     try:
         table = references.table(args.system)
     except references.ReferenceError as err:
@@ -29,6 +36,11 @@ def cmd_references(args):
               f'(looked for {references.REFERENCE_DIR / (args.system + ".yaml")})')
         return 0
     if args.stage:
+        if args.stage not in set(table.stage):
+            print('relionbench references: '
+                  f'{not_one_of("--stage", args.stage, sorted(set(table.stage)))} '
+                  f'(the stages with references on {args.system})', file=sys.stderr)
+            return 2
         table = table[table.stage == args.stage]
     print(table.to_csv(index=False) if args.csv else table.to_string(index=False))
     return 0

@@ -4,6 +4,8 @@ import sys
 import time
 from pathlib import Path
 
+from relionbench.choices import not_one_of
+
 
 def _results_options(parser):
     parser.add_argument('--runs', help='the suite\'s results folder (default: $RFM_PREFIX, '
@@ -24,8 +26,17 @@ def _load(args):
     except (OSError, ValueError) as err:
         print(f'relionbench: {err}', file=sys.stderr)
         return None
+    if args.system and not found.empty and args.system not in set(found.runs.system):
+        print(f'relionbench: {not_one_of("--system", args.system, sorted(set(found.runs.system)))}'
+              f' (the systems with results in {folder})', file=sys.stderr)
+        return None
     if args.system:
         found = results.Results(found.runs[found.runs.system == args.system], found.values)
+    if getattr(args, 'session', None) and args.session not in set(found.runs.session):
+        latest = found.runs.sort_values('time').session.dropna().unique()[-5:][::-1]
+        print(f'relionbench: --session {args.session!r} is not a session of these results; '
+              f'the latest: {", ".join(latest)}', file=sys.stderr)
+        return None
     if found.empty:
         print(f'relionbench: no results in {args.runs or results.default_folder()} '
               f'(run the suite first, or point --runs at its folder)', file=sys.stderr)

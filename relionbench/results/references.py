@@ -17,9 +17,9 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from relionbench import ROOT
+from relionbench.results.refcheck import ReferenceError, parse
+from relionbench.results.refcheck import check as check_file
 from relionbench.science.metrics import TOTAL, describe
 
 REFERENCE_DIR = ROOT / 'reference'
@@ -46,10 +46,6 @@ SPREAD = 3
 """Derived tolerances cover this many times the spread measured over the repeat runs."""
 MIN_SLACK = {'time': 1.0, 'memory': 4.0}
 """Smallest absolute slack (s, MiB) a derived time or memory reference allows."""
-
-
-class ReferenceError(ValueError):
-    """A reference file that cannot be used; the message names the file and what to fix."""
 
 
 @dataclass
@@ -95,7 +91,7 @@ def thresholds(name, spec, entry, overrides=None):
         return value, None, None, unit
     if kind in ('time', 'memory'):
         key = f'{kind}_upper'
-        upper = overrides.get(key, spec.get('tolerance_upper', opts[key]))
+        upper = overrides.get(key, spec.get('tolerance_upper', spec.get('tolerance', opts[key])))
         return value, None, max(upper, MIN_SLACK[kind] / value if value else 0), unit
     if kind == 'resolution':
         shells = overrides.get('resolution_shells',
@@ -118,27 +114,41 @@ def _bounded(value, lower, upper, unit):
     return value, None if lower is None else max(lower, -1.0), upper, unit
 
 
-def load(system, directory=REFERENCE_DIR):
-    """Entries of ``reference/<system>.yaml``; none when the file does not exist."""
+def load(system, directory=REFERENCE_DIR, builds=None, partitions=None):
+    """Entries of ``reference/<system>.yaml``, checked as they load (relionbench.results.
+    refcheck; ``builds``, ``partitions``: the names the system declares, when known); none
+    when the file does not exist."""
     path = Path(directory) / f'{system}.yaml'
     if not path.exists():
         return []
+    shown = _shown(path)
+    doc, lines = parse(shown, path.read_text())
+    check_file(shown, doc, lines, builds, partitions, default_keys=DEFAULTS)
+    defaults, calibration = doc.get('defaults') or {}, doc.get('calibration') or {}
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-        defaults, calibration = doc.get('defaults', {}), doc.get('calibration', {})
         if calibration and not (float(calibration['seconds']) > 0
                                 and int(calibration['cores']) > 0):
-            raise ReferenceError('calibration: write seconds and cores, both positive')
-        entries = [Entry(**ref, defaults=defaults, calibration=calibration)
-                   for ref in doc.get('references', [])]
-        for entry in entries:
-            for name, spec in entry.metrics.items():
-                if not isinstance(spec, dict) or 'value' not in spec:
-                    raise ReferenceError(f'{name}: write {{value: ..., unit: ...}}')
+            raise ValueError('write seconds and cores, both positive')
+    except (TypeError, KeyError, ValueError) as err:
+        raise ReferenceError(f'{shown}: calibration: {err}') from None
+    entries = [Entry(**ref, defaults=defaults, calibration=calibration)
+               for ref in doc.get('references') or []]
+    for index, entry in enumerate(entries):
+        for name, spec in entry.metrics.items():
+            try:
                 thresholds(name, spec, entry)
-    except (yaml.YAMLError, TypeError, KeyError, ValueError, AttributeError) as err:
-        raise ReferenceError(f'{path}: {err}; fix the entry or see reference/README') from None
+            except ReferenceError as err:
+                raise ReferenceError(f'{shown}:{lines[index]}: entry {index + 1}: {err}') \
+                    from None
     return entries
+
+
+def _shown(path):
+    """``path`` as an error names it: relative to the checkout when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def find(entries, workflow, stage, variant, scale, partition, build='*'):

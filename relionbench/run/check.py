@@ -18,7 +18,7 @@ import reframe as rfm
 import reframe.utility.sanity as sn
 from reframe.core.backends import getlauncher
 from reframe.core.builtins import run_after, run_before, sanity_function, variable
-from reframe.core.exceptions import SanityError
+from reframe.core.exceptions import ReframeError, SanityError
 from reframe.core.logging import getlogger
 
 from relionbench import builds, workflows
@@ -51,7 +51,10 @@ DEFAULT_TIME_LIMIT = '4d'
 
 @functools.cache
 def _references(system):
-    return references.load(system)
+    try:
+        return references.load(system)
+    except references.ReferenceError as err:    # one line, not a traceback
+        raise ReframeError(str(err)) from None
 
 
 class RelionStage(rfm.RunOnlyRegressionTest):
