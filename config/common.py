@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from reframe.core.exceptions import ConfigError
+
 from relionbench.constants import (
     FEAT_APPTAINER,
     FEAT_SINGULARITY,
@@ -23,6 +25,7 @@ from relionbench.constants import (
     X_EXCLUSIVE,
     X_LAUNCHER_OPTIONS,
 )
+from relionbench.run import settings
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -39,8 +42,11 @@ RUNS = os.path.abspath(reframe_prefix(sys.argv[1:]) or os.environ.get('RFM_PREFI
                        os.environ.get('RELIONBENCH_RUNS', CHECKOUT / 'relionbench-runs'))
 if any(c in RUNS for c in '$`'):
     # ReFrame expands variables and runs $(...) and `...` in its report and database paths
-    raise ValueError(f'RELIONBENCH_RUNS={RUNS!r}: choose a folder without "$" or "`" '
+    raise ConfigError(f'RELIONBENCH_RUNS={RUNS!r}: choose a folder without "$" or "`" '
                      '(ReFrame would expand them, and run commands in them)')
+_WRONG = settings.problem(sys.argv[1:])
+if _WRONG:                      # before anything runs: one line, and ReFrame exits non-zero
+    raise ConfigError(_WRONG)
 os.makedirs(RUNS, exist_ok=True)
 SESSION = f'{time.strftime("%Y%m%dT%H%M%S")}-{os.getpid()}'
 """Stage and output folders are per session: two suite runs at once never share a folder."""

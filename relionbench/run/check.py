@@ -60,7 +60,8 @@ def _references(system):
 class RelionStage(rfm.RunOnlyRegressionTest):
     """One RELION benchmark stage; subclasses set ``case = parameter(WORKFLOW.cases())``."""
 
-    #: Dataset folder (default: ``<partition extras data_root>/<dataset id>``)
+    #: Dataset folder (default: ``<partition extras data_root>/<dataset id>``); one
+    #: workflow's with ``-S Aldolase.dataset_dir=PATH``; the miniature always makes its own
     dataset_dir = variable(str, value='')
     #: Relative upper threshold on every time against the reference (slower only); when set,
     #: it replaces the reference file's (default 0.10)
@@ -161,11 +162,20 @@ class RelionStage(rfm.RunOnlyRegressionTest):
 
     @run_after('setup')
     def locate_dataset(self):
-        self.dataset = (datasets.locate(self.workflow.dataset, self.dataset_dir) if self.dataset_dir
-                        else self.default_dataset())
+        self.dataset = self.dataset_folder()
         missing = datasets.missing_inputs(self.dataset, self.stage.inputs)
         if missing and not self.is_dry_run():
-            self.skip(datasets.fetch_hint(self.workflow.dataset, self.dataset, missing))
+            self.skip(self.missing_hint(missing))
+
+    def dataset_folder(self):
+        """``dataset_dir`` where set (``-S Aldolase.dataset_dir=PATH`` for one workflow),
+        else the partition's data root."""
+        return (datasets.locate(self.workflow.dataset, self.dataset_dir) if self.dataset_dir
+                else self.default_dataset())
+
+    def missing_hint(self, missing):
+        """One line: what is missing and how to get it."""
+        return datasets.fetch_hint(self.workflow.dataset, self.dataset, missing)
 
     @run_after('setup')
     def set_layout(self):

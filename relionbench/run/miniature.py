@@ -45,6 +45,16 @@ class MiniatureStage(RelionStage):
     def default_dataset(self):
         return Path(self.data.stagedir)
 
+    def dataset_folder(self):
+        """Always the data job's: ``-S dataset_dir`` is for the real workflows' data (and
+        ``-S Aldolase.dataset_dir=...`` names one workflow's)."""
+        return self.default_dataset()
+
+    def missing_hint(self, missing):
+        return (f'the miniature at {self.dataset} lacks {missing[0]}: its data job '
+                '(MiniatureData) did not make it; see that job\'s output, or run '
+                '"relionbench mini generate --out DIR" to see why')
+
     def time_factors(self, entry):
         if not entry.calibration or not self.current_partition.extras.get(X_CALIBRATE):
             return {}
