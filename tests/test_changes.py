@@ -97,3 +97,33 @@ def test_compare_says_no_to_a_system_or_session_it_has_no_results_for(tmp_path, 
     assert main(['compare', '--runs', str(tmp_path), *argv]) == 1
     err = capsys.readouterr().err
     assert err.startswith(said) and err.count('\n') == 1, err
+
+
+def test_a_history_of_cut_short_aborted_and_failed_sessions_is_read_and_judged(tmp_path):
+    """Two runs without a job id (sessions cut short by --duration), an aborted one, one
+    whose dependency failed and one that missed a reference: the report is written, every run
+    is in its table, and compare flags the latest (a missed reference: exit status 1)."""
+    from relionbench.cli import main
+    write_perflog(tmp_path, [
+        perflog_line('2026-11-20T01:00:00+00:00', '14.1'),
+        perflog_line('2026-11-21T01:00:00+00:00', '14.0', jobid='null'),
+        perflog_line('2026-11-22T01:00:00+00:00', '14.2', jobid='null'),
+        perflog_line('2026-11-23T01:00:00+00:00', 'None', result='abort', jobid='null',
+                     resolution='None'),
+        perflog_line('2026-11-24T01:00:00+00:00', 'None', result='fail_deps', jobid='null',
+                     resolution='None'),
+    ])
+    assert main(['report', '--runs', str(tmp_path), '--out', str(tmp_path / 'r')]) == 0
+    html = (tmp_path / 'r' / 'index.html').read_text()
+    assert html.count('2026-11-2') >= 5
+    table = compare.compare(results.load(tmp_path))
+    assert list(table.metric) == ['(a job it needs failed)'] and list(table.status) == \
+        ['FAILED']
+    write_perflog(tmp_path, [perflog_line('2026-11-20T01:00:00+00:00', '14.1'),
+                             perflog_line('2026-11-25T01:00:00+00:00', '16.0', result='fail')])
+    loaded = results.load(tmp_path)
+    table = compare.compare(loaded)
+    assert '(performance failed)' in set(table.metric) and 'total_seconds' in set(table.metric)
+    assert main(['compare', '--runs', str(tmp_path)]) == 1
+    subject, text = compare.alert_message(loaded, table)
+    assert 'Missed references:' in text and '(performance failed)' not in text

@@ -24,7 +24,7 @@ def run_table(runs, values):
              for run, v in shown.groupby('run', sort=False)}
     columns = {}
     for run in runs.itertuples():
-        label = run.jobid if run.jobid else when(run.time)
+        label = _text(run.jobid) or when(run.time) or f'run {run.run}'
         while label in columns:
             label += "'"
         columns[label] = {**_run_rows(run), **cells.get(run.run, {})}
@@ -36,9 +36,14 @@ def _run_rows(run):
     return {'system': run.system, 'partition': run.partition, 'variant': run.variant,
             'nodes': _int(run.nodes), 'GPUs': run.gpus or '',
             'tasks x threads': f'{_int(run.tasks)} x {_int(run.threads)}',
-            'job id': run.jobid or '', 'date': when(run.time), 'result': result,
+            'job id': _text(run.jobid), 'date': when(run.time), 'result': result,
             'RELION': f'{run.relion_version} {run.relion_build}'.strip(),
             'image': run.container_image or 'native'}
+
+
+def _text(value):
+    """A field as text; '' where it is missing (None or NaN)."""
+    return '' if value is None or pd.isna(value) else str(value)
 
 
 def _cell(value, unit, result):

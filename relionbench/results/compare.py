@@ -28,6 +28,10 @@ miniature is another dataset)."""
 COLUMNS = ('system', 'check', 'case', 'build', 'metric', 'baseline', 'latest', 'unit',
            'change', 'tolerance', 'runs', 'status', 'step', 'began')
 REGRESSED, CHANGED, FAILED, IMPROVED, NEW = 'REGRESSED', 'CHANGED', 'FAILED', 'improved', 'new'
+ENDED = {'abort': '(aborted)', 'fail_deps': '(a job it needs failed)'}
+"""How a run that ended without a result of its own shows (ReFrame's result)."""
+MISSED = '(performance failed)'
+"""A run that measured everything but missed a reference (its values are compared too)."""
 FLAGGED = (REGRESSED, CHANGED, FAILED)
 
 
@@ -52,11 +56,13 @@ def compare(results, history=5, session=None, system=None):
     for where, latest in zip(histories, latest_runs.itertuples(index=False)):
         label = {'system': latest.system, 'check': latest.check, 'case': latest.case,
                  'build': latest.environ}
-        if latest.result == 'fail' and latest.fail_phase != 'performance':
+        if latest.result != 'pass':
             reason = (latest.fail_reason or '').splitlines()[:1]
-            rows.append({**label, 'metric': f'({latest.fail_phase or "run"} failed)',
-                         'change': reason[0] if reason else '', 'status': FAILED})
-            continue
+            rows.append({**label, 'metric': ENDED.get(
+                latest.result, f'({latest.fail_phase or "run"} failed)'),
+                'change': reason[0] if reason else '', 'status': FAILED})
+            if latest.fail_phase != 'performance':
+                continue
         if latest.run not in by_run:
             continue
         done = where[measured[where]]
@@ -167,7 +173,8 @@ def text(table, only_flagged=False):
                                                                  errors='ignore')
     if shown.empty:
         return 'nothing to compare' if table.empty else 'no regressions'
-    return shown.fillna('').to_string(index=False, float_format=lambda v: f'{v:.4g}')
+    return shown.astype(object).where(shown.notna(), '').to_string(
+        index=False, float_format=lambda v: f'{v:.4g}')
 
 
 def alert_message(results, table, system=None):
@@ -190,7 +197,8 @@ def alert_message(results, table, system=None):
     latest = set(runs[runs.run.isin(current)][['check', 'case', 'environ']].itertuples(
         index=False))
     worse = flagged(table)
-    worse = worse[[(c, k, b) in latest for c, k, b in zip(worse.check, worse.case, worse.build)]]
+    worse = worse[[(c, k, b) in latest and m != MISSED for c, k, b, m in
+                   zip(worse.check, worse.case, worse.build, worse.metric)]]
     if not worse.empty:
         lines.append('Against the history:')
         lines += [f'- {w.check} {w.case} on {w.system} with {w.build}: {w.metric} '
