@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -166,3 +167,62 @@ def test_gitlab_example_runs_the_nightly_script():
     pipeline = yaml.safe_load((ROOT / 'examples' / 'gitlab-ci.yml').read_text())
     assert pipeline['nightly']['script'] == ['scripts/nightly scarf']
     assert pipeline['nightly']['artifacts']['when'] == 'always'
+
+
+@pytest.fixture
+def webhook():
+    """A webhook on 127.0.0.1: its URL, and the messages posted to it."""
+    Hook.posted = []
+    server = HTTPServer(('127.0.0.1', 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{server.server_port}/hooks/T0K3N', Hook.posted
+    server.shutdown()
+
+
+def nightly(tmp_path, url, *args, env=None):
+    from conftest import ROOT
+    runs = tmp_path / 'runs'
+    (runs / 'tmp').mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, 'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp'),
+           'RELIONBENCH_VENV': sys.prefix, 'RELIONBENCH_WEBHOOK_URL': url, **(env or {})}
+    return subprocess.run([str(ROOT / 'scripts' / 'nightly'), *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_nightly_whose_reframe_cannot_start_alerts_and_fails(tmp_path, webhook):
+    url, posted = webhook
+    done = nightly(tmp_path, url, 'local', '-S', 'time_tolerance=-1')
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert 'nightly: the benchmark did not run on local: reframe exited 1 without a session' \
+        in done.stderr
+    assert len(posted) == 1 and 'the benchmark did not run on local' in posted[0]['text']
+    assert '-S time_tolerance=-1: give a relative tolerance' in posted[0]['text']
+    assert 'Report: ' in posted[0]['text']
+
+
+def test_a_second_nightly_says_whose_lock_it_met(tmp_path, webhook):
+    import fcntl
+    url, posted = webhook
+    (tmp_path / 'runs').mkdir()
+    lock = tmp_path / 'runs' / 'nightly.lock'
+    with open(lock, 'a') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        lock.write_text('pid 4242 on login1 since 2026-12-06 01:00 UTC\n')
+        done = nightly(tmp_path, url, 'local')
+    assert done.returncode == 3
+    said = 'another nightly still runs (pid 4242 on login1 since 2026-12-06 01:00 UTC)'
+    assert said in done.stderr and said in posted[0]['text']
+
+
+@pytest.mark.requires('relion', 'slurm')
+def test_a_nightly_with_the_scheduler_down_says_the_benchmark_did_not_run(tmp_path, webhook):
+    """Slurm's controller unreachable (a configuration naming a port where none listens):
+    every job fails to submit, and the alert says the benchmark did not run."""
+    url, posted = webhook
+    conf = tmp_path / 'slurm.conf'
+    conf.write_text(Path('/etc/slurm/slurm.conf').read_text() + 'SlurmctldPort=9\n')
+    done = nightly(tmp_path, url, 'ci-slurm:cpu', '-n', '^Miniature.*Extract/cpu-plain',
+                   env={'SLURM_CONF': str(conf)})
+    assert done.returncode != 0, done.stdout[-2000:]
+    assert len(posted) == 1, done.stderr[-2000:]
+    assert 'the benchmark did not run on ci-slurm' in posted[0]['text'], posted[0]['text']

@@ -1,5 +1,6 @@
 """``relionbench report`` and ``relionbench compare``: the results of past sessions."""
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,23 +73,43 @@ def cmd_compare(args):
     print(table.to_csv(index=False) if args.csv else
           compare.text(table, only_flagged=args.only_flagged))
     if args.alert:
-        _alert(found, table, args.system)
+        _alert(found, table, args.system, args.report or _report_link())
     return 1 if not compare.flagged(table).empty else 0
 
 
-def _alert(found, table, system):
+def _alert(found, table, system, report=''):
     """Send the alert, if any, and say what became of it; never changes the exit status."""
-    from relionbench.results import alerts, compare
+    from relionbench.results import compare
     message = compare.alert_message(found, table, system)
     if message is None:
         print('alert: nothing to report', file=sys.stderr)
         return
+    _send(*message, report)
+
+
+def _send(subject, text, report=''):
+    """Send an alert on every channel configured; False when none took it."""
+    from relionbench.results import alerts
+    text += f'\n\nReport: {report}' if report else ''
     if not alerts.channels():
         print('alert: no channel configured (set RELIONBENCH_WEBHOOK_URL or '
               'RELIONBENCH_SMTP_HOST and RELIONBENCH_SMTP_TO)', file=sys.stderr)
-        return
-    for outcome in alerts.send(*message):
+        return False
+    outcomes = alerts.send(subject, text)
+    for outcome in outcomes:
         print(f'alert: {outcome.channel} {outcome.detail}', file=sys.stderr)
+    return any(o.ok for o in outcomes)
+
+
+def cmd_alert(args):
+    """An alert of the caller's own (the nightly's when the benchmark did not run)."""
+    text = sys.stdin.read() if args.text == '-' else args.text
+    return 0 if _send(args.subject, text, args.report or _report_link()) else 1
+
+
+def _report_link():
+    """Where the alert says the report is: $RELIONBENCH_REPORT_URL, else '' ."""
+    return os.environ.get('RELIONBENCH_REPORT_URL', '')
 
 
 def add(sub):
@@ -110,4 +131,13 @@ def add(sub):
     cmp.add_argument('--alert', action='store_true',
                      help='post missed references and regressions of the newest session to '
                      'the webhook / email set in the environment')
+    cmp.add_argument('--report', help='the report\'s address, named in the alert (default: '
+                     '$RELIONBENCH_REPORT_URL)')
     cmp.set_defaults(func=cmd_compare)
+    alert = sub.add_parser('alert', help='post an alert of your own to the webhook / email '
+                           'set in the environment (exit status 1 when none took it)')
+    alert.add_argument('subject')
+    alert.add_argument('text', help="the message ('-': read it from standard input)")
+    alert.add_argument('--report', help='the report\'s address (default: '
+                       '$RELIONBENCH_REPORT_URL)')
+    alert.set_defaults(func=cmd_alert)

@@ -213,10 +213,21 @@ def alert_message(results, table, system=None):
     when = newest.time.strftime('%Y-%m-%d %H:%M UTC') if pd.notna(newest.time) else ''
     where = ', '.join(sorted(session_runs.system.unique()))
     subject = f'relionbench: {problems} problem(s) on {where}, run of {when}'
+    ended = runs[runs.run.isin(current)]
+    if not ended.empty and all(_never_ran(r) for r in ended.itertuples()):
+        subject = (f'relionbench: the benchmark did not run on {where} ({len(ended)} '
+                   f'check(s) ended before their job ran), {when}')
     header = [f'Session {newest.session}' if pd.notna(newest.session) else 'Latest runs',
               f'suite {newest.suite_commit or "unknown"}, RELION {newest.relion_version} '
               f'{newest.relion_build}'.rstrip(), '']
     return subject, '\n'.join(header + lines)
+
+
+def _never_ran(run):
+    """Whether a run ended before its job ran: not set up, not submitted, its fixture
+    failed, or aborted."""
+    return run.result in ENDED or (run.result == 'fail' and run.fail_phase in
+                                   ('startup', 'setup', 'compile', 'run'))
 
 
 def band(metric):
