@@ -3,13 +3,13 @@
 import argparse
 import sys
 
-from relionbench.cli import builds, containers, longrun, mini, references, results
+from relionbench.cli import builds, containers, longrun, mini, references, results, validate
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='relionbench', description=__doc__)
     sub = parser.add_subparsers(dest='command', required=True)
-    for module in (builds, references, results, longrun, containers, mini):
+    for module in (builds, references, results, longrun, containers, mini, validate):
         module.add(sub)
     args = parser.parse_args(argv)
     return args.func(args)
