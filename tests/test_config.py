@@ -97,7 +97,7 @@ def test_dry_runs_show_one_check_per_declared_build(system, partition, expected,
     for job in jobs:
         text, build = job.read_text(), job.parent.parent.name
         shown = 'module load relion/5.0.1-altcpu' if build == 'relion-5_0_1-altcpu' \
-            else f'images/{build}.sif'
+            else f'images/{build}-3.1.2-'
         assert shown in text, (build, text)
         if variant == 'gpu':
             assert '--gpu' in text

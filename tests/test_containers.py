@@ -51,7 +51,10 @@ def test_each_recipe_is_a_build_with_the_features_of_its_backend():
     assert {name: env['features'] for name, env in envs.items()} == {
         'relion-cuda': ['relion', 'cuda'], 'relion-avx512-intel': ['relion', 'altcpu'],
         'relion-gnu': ['relion', 'plain'], 'relion-debian': ['relion', 'plain']}
-    assert envs['relion-gnu']['extras']['relion_image'] == 'relion-gnu.sif'
+    assert envs['relion-gnu']['extras']['relion_image'] == 'relion-gnu-3.1.2-plain.sif'
+    cuda5, = builds.from_recipes(['relion-cuda'], version='5.0.1')    # built with a build-arg
+    assert (cuda5.name, cuda5.version, cuda5.image) == ('relion-cuda-5_0_1', '5.0.1',
+                                                        'relion-cuda-5.0.1-cuda.sif')
     assert envs['relion-gnu']['extras']['relion_release'] == '3.1'
 
 
@@ -114,7 +117,7 @@ def test_build_without_runtime_prints_the_command_and_exits_2(tmp_path):
     assert 'neither apptainer nor singularity is in PATH' in result.stderr
     fakeroot = '' if os.geteuid() == 0 else '--fakeroot '
     assert result.stdout == (f'apptainer build {fakeroot}--build-arg RELION_VERSION=5.0.1 '
-                             f'{tmp_path}/relion-cuda.sif {ROOT}/containers/relion-cuda.def\n')
+                             f'{tmp_path}/relion-cuda-5.0.1-cuda.sif {ROOT}/containers/relion-cuda.def\n')
     assert not list(tmp_path.glob('*.sif'))
 
 
@@ -130,7 +133,7 @@ def test_build_runs_the_runtime_and_returns_its_status(tmp_path):
     assert result.returncode == 3
     assert 'relion-gnu failed (exit status 3)' in result.stderr
     args = (tmp_path / 'args').read_text().split()
-    assert args[0] == 'build' and args[-2:] == [str(tmp_path / 'img' / 'relion-gnu.sif'),
+    assert args[0] == 'build' and args[-2:] == [str(tmp_path / 'img' / 'relion-gnu-3.1.2-plain.sif'),
                                                 str(ROOT / 'containers' / 'relion-gnu.def')]
 
 

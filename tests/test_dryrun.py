@@ -89,7 +89,7 @@ def test_scarf_runs_relion_in_the_partition_image_launched_from_the_host(scripts
     script = scripts[('scarf', 'Aldolase Class2D/cpu-altcpu/23x4')]
     stage = re.search(r'--pwd (\S+) ', script).group(1)
     data = '/work3/projects/sciml/relion/empiar-10338'
-    image = '/work3/projects/sciml/relion/images/relion-avx512-intel.sif'
+    image = '/work3/projects/sciml/relion/images/relion-avx512-intel-3.1.2-altcpu.sif'
     exec_ = f'singularity exec -B"{stage}:{stage}" -B"{data}:{data}" --pwd {stage} {image}'
     srun = 'srun --kill-on-bad-exit=1 --cpus-per-task=4'
     assert re.search(rf'rb_step 0 class2d {srun} \S+ \S+measure.py \S+ -- {re.escape(exec_)} '
@@ -97,14 +97,14 @@ def test_scarf_runs_relion_in_the_partition_image_launched_from_the_host(scripts
     assert f'{exec_} sh -c \'relion_refine --version 2>&1;' in script
     assert '--nv' not in script
     plain = scripts[('scarf', 'Aldolase Class2D/cpu-plain/23x4')]
-    assert '/images/relion-gnu.sif relion_refine_mpi' in plain
+    assert '/images/relion-gnu-3.1.2-plain.sif relion_refine_mpi' in plain
 
 
 def test_pearl_gpu_runs_get_nv_and_scratch_bound(scripts):
     script = scripts[('pearl', 'Aldolase Class3D/gpu/4gpu')]
     assert re.search(r'rb_step 0 class3d srun .* -- apptainer exec -B"\S+" -B"\S+" '
                      r'-B"\$RB_SCRATCH:\$RB_SCRATCH" --nv --pwd \S+ '
-                     r'/mnt/beegfs/work/stfc/relion-data/images/relion-cuda.sif '
+                     r'/mnt/beegfs/work/stfc/relion-data/images/relion-cuda-3\.1\.2-cuda\.sif '
                      r'relion_refine_mpi .* --gpu --j 2', script)
 
 
@@ -142,8 +142,9 @@ def test_missing_image_skips_with_build_instructions(runs, tmp_path):
                      '-p', 'relion-avx512-intel', '-S', f'dataset_dir={data}', runs=runs)
     out = result.stdout
     assert result.returncode == 0 and 'SKIP' in out, out + result.stderr
-    assert ('container image /work3/projects/sciml/relion/images/relion-avx512-intel.sif not '
-            'found: build it with "relionbench containers build relion-avx512-intel --out '
+    assert ('container image /work3/projects/sciml/relion/images/relion-avx512-intel-3.1.2-'
+            'altcpu.sif not found: build it with "relionbench containers build '
+            'relion-avx512-intel --build-arg RELION_VERSION=3.1.2 --out '
             '/work3/projects/sciml/relion/images"') in out
 
 

@@ -202,14 +202,20 @@ def data_tools(builds, chosen=None):
     return builds[0] if builds else None
 
 
-def from_recipes(names=()):
+def from_recipes(names=(), version=None):
     """The builds of the container recipes in ``containers/`` (name, version, backend and
-    image file from the recipe itself)."""
+    image file from the recipe itself); ``version``: the RELION version the images were
+    built with (``--build-arg RELION_VERSION=...``), named in the build and its image."""
     from relionbench.builds import recipes
-    return [Build(d.name, d.version, d.backend, image=d.image,
-                  descr=f'image {d.image}: RELION {d.version} ({d.backend}), '
-                        f'containers/{d.path.name}')
-            for d in recipes.recipes(names)]
+    found = []
+    for d in recipes.recipes(names):
+        release = version or d.version
+        image = d.image_name(release)
+        found.append(Build(f'{d.name}-{release.replace(".", "_")}' if version else d.name,
+                           release, d.backend, image=image,
+                           descr=f'image {image}: RELION {release} ({d.backend}), '
+                                 f'containers/{d.path.name}'))
+    return found
 
 
 def emulated_gpu(build):

@@ -91,8 +91,13 @@ class Definition:
 
     @property
     def image(self):
-        """File name of the built image."""
-        return f'{self.name}.sif'
+        """File name of the image built with the recipe's own RELION version."""
+        return self.image_name()
+
+    def image_name(self, version=None):
+        """File name of the image of RELION ``version`` (default: the recipe's): the recipe,
+        the version and the accelerator, ``relion-cuda-5.0.1-cuda.sif``."""
+        return f'{self.name}-{version or self.version}-{self.backend.lower()}.sif'
 
 
 def parse(path):
@@ -260,7 +265,14 @@ def build_command(definition, out_dir, build_args=(), program='apptainer'):
         command.append('--fakeroot')
     for arg in build_args:
         command += ['--build-arg', arg]
-    return command + [str(Path(out_dir) / definition.image), str(definition.path)]
+    image = definition.image_name(built_version(build_args))
+    return command + [str(Path(out_dir) / image), str(definition.path)]
+
+
+def built_version(build_args):
+    """The RELION version ``--build-arg RELION_VERSION=...`` asks for (None without)."""
+    return next((a.split('=', 1)[1] for a in build_args if a.startswith(f'{VERSION_ARG}=')),
+                None)
 
 
 def build(definition, out_dir, build_args=(), program=None):

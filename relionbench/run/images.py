@@ -10,6 +10,7 @@ from pathlib import Path
 from reframe.core.containers import ContainerPlatform
 
 from relionbench.builds.podman import digest
+from relionbench.builds.recipes import RECIPES
 from relionbench.constants import GPU, NATIVE, X_IMAGE_BINDS, X_IMAGE_DIR
 from relionbench.run import jobscript, podman, provenance
 
@@ -37,13 +38,22 @@ def choose(check):
     check.container_sha256 = (digest(image).removeprefix('sha256:') if on_podman
                               else provenance.image_sha256(image))
     if not check.container_sha256 and not check.is_dry_run():
-        recipe = (build_image or Path(image).name).removesuffix('.sif').split(':')[0]
+        recipe = _recipe(build_image or Path(image).name)
+        version = check.current_environ.extras.get('relion_version', '')
+        arg = f' --build-arg RELION_VERSION={version}' if version and not on_podman else ''
         build = (f'{recipe} --runtime podman"' if on_podman else
-                 f'{recipe} --out {image_dir or "DIR"}", name another with '
+                 f'{recipe}{arg} --out {image_dir or "DIR"}", name another with '
                  '-S container_image=PATH')
         check.skip(f'container image {image} not found: build it with "relionbench '
                    f'containers build {build}, or run natively with '
                    f'-S container_image={NATIVE}')
+
+
+def _recipe(image):
+    """The recipe an image file or reference was built from (``containers/<recipe>.def``)."""
+    name = image.removesuffix('.sif').split(':')[0]
+    known = sorted((p.stem for p in RECIPES.glob('*.def')), key=len, reverse=True)
+    return next((r for r in known if name == r or name.startswith(f'{r}-')), name)
 
 
 def container_exec(check):
