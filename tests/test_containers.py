@@ -117,7 +117,8 @@ def test_build_without_runtime_prints_the_command_and_exits_2(tmp_path):
     assert 'neither apptainer nor singularity is in PATH' in result.stderr
     fakeroot = '' if os.geteuid() == 0 else '--fakeroot '
     assert result.stdout == (f'apptainer build {fakeroot}--build-arg RELION_VERSION=5.0.1 '
-                             f'{tmp_path}/relion-cuda-5.0.1-cuda.sif {ROOT}/containers/relion-cuda.def\n')
+                             f'{tmp_path}/relion-cuda-5.0.1-cuda.sif '
+                             f'{ROOT}/containers/relion-cuda.def\n')
     assert not list(tmp_path.glob('*.sif'))
 
 
@@ -133,8 +134,9 @@ def test_build_runs_the_runtime_and_returns_its_status(tmp_path):
     assert result.returncode == 3
     assert 'relion-gnu failed (exit status 3)' in result.stderr
     args = (tmp_path / 'args').read_text().split()
-    assert args[0] == 'build' and args[-2:] == [str(tmp_path / 'img' / 'relion-gnu-3.1.2-plain.sif'),
-                                                str(ROOT / 'containers' / 'relion-gnu.def')]
+    assert args[0] == 'build' and args[-2:] == [
+        str(tmp_path / 'img' / 'relion-gnu-3.1.2-plain.sif'),
+        str(ROOT / 'containers' / 'relion-gnu.def')]
 
 
 def test_unknown_recipe_is_a_one_line_error():
