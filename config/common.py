@@ -139,7 +139,8 @@ site_configuration = {
         'handlers_perflog': [{
             'type': 'filelog',
             'basedir': f'{RUNS}/perflogs',
-            'prefix': '%(check_system)s/%(check_partition)s',
+            # one file per case (its own metrics, so the header matches every row)
+            'prefix': '%(check_system)s/%(check_partition)s/%(check_case)s',
             'level': 'info',
             'format': '|'.join(f'%({f})s' for f in PERFLOG_FIELDS) + '|%(check_perfvalues)s',
             'format_perfvars': '|'.join(f'%({f})s' for f in PERFVAR_FIELDS) + '|',

@@ -34,7 +34,9 @@ def failed(result, message):
 
 
 def perflog(runs, system, partition):
-    return '\n'.join(p.read_text() for p in (runs / 'perflogs' / system / partition).glob('*.log*'))
+    """Every perflog of a partition (one file per case, in folders by stage, variant, scale)."""
+    return '\n'.join(p.read_text()
+                     for p in (runs / 'perflogs' / system / partition).rglob('*.log*'))
 
 
 # -- the scheduler path ------------------------------------------------------------------

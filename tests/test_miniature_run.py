@@ -104,6 +104,14 @@ def test_perflog_has_provenance_truth_and_references(run, image):
     digest = podman.digest(image).removeprefix('sha256:')
     assert len(digest) == 64 and f'|3.1.3|plain|{image}|{digest}|' in text   # the image ran
     assert 'scripts/measure-miniature' in text          # the reference's source is logged
+    # one file per case: its header names the metrics of every row, as a tool other than
+    # the suite reads them (csv)
+    for path in (runs / 'perflogs').rglob('*.log'):
+        header, *rows = [line.split('|') for line in path.read_text().splitlines()]
+        names = [h.removesuffix('_var') for h in header if h.endswith('_var')]
+        first = header.index(f'{names[0]}_var')
+        for row in rows:
+            assert row[first::7][:len(names)] == names, path
 
 
 def test_every_rank_and_step_runs_in_the_job_s_container(run, image):

@@ -70,7 +70,7 @@ def load(folder=None, source='auto', warn=None):
             raise FileNotFoundError(f'{db}: no results database; run the suite first '
                                     f'or read the perflogs with --source perflogs')
     if source in ('auto', 'perflogs'):
-        for path in sorted((folder / 'perflogs').glob('*/*/*.log*')):
+        for path in sorted((folder / 'perflogs').glob('**/*.log*')):
             _extend(runs, values, read_perflog(path, warn))
     run_table = pd.DataFrame(runs, columns=RUN_COLUMNS)
     run_table['dataset_id'] = run_table['dataset_id'].fillna('')   # a history key
