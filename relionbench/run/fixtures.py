@@ -1,7 +1,9 @@
 """The checks' fixtures: jobs that run one of the suite's own Python modules on any
 partition (the miniature's data, the machine's calibration)."""
 
+import functools
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from reframe.core.exceptions import SanityError
 
 from relionbench import builds
 from relionbench.constants import ENV_RELION, X_CALIBRATE, X_GPUS
-from relionbench.machine import calibration
+from relionbench.machine import calibration, clustershape
 from relionbench.run import nodes
 
 
@@ -69,20 +71,31 @@ class MiniatureData(SuiteJob):
                                 '--seed', str(self.seed), '--size', self.size, *cache]
         self.prerun_cmds = ['echo "miniature made with: $(command -v relion_refine)"'
                             ' "$(relion_refine --version 2>&1 | head -n 1)"']
-        tools = self.data_tools()
-        if tools and tools.name != self.current_environ.name:
-            self.modules = list(tools.modules)
-            self.env_vars.update(tools.env_vars)
-            self.prerun_cmds = [*tools.prepare_cmds, *self.prerun_cmds]
+        tools = data_tools(self.current_system.name)
+        if tools and tools['name'] != self.current_environ.name:
+            self.modules = list(tools.get('modules', []))
+            self.env_vars.update(dict(tools.get('env_vars', [])))
+            self.prerun_cmds = [*tools.get('prepare_cmds', []), *self.prerun_cmds]
 
-    def data_tools(self):
-        """The same programs whatever build is under test: the environment of the build
-        relionbench.builds.data_tools chooses, as the partition declares it (its modules or
-        prefix, never a path found on the login node); None where it declares no such build,
-        and the fixture's own build makes the data."""
-        tools = builds.data_tools(builds.discover())
-        return next((e for e in self.current_partition.environs
-                     if tools and e.name == tools.name), None)
+
+@functools.cache
+def data_tools(system):
+    """The same programs whatever build is under test: the environment (ReFrame's entry) of
+    the build relionbench.builds.data_tools chooses, as ``system`` declares it (its modules
+    or prefix: never a path found on the login node alone, even when ``-p`` leaves that
+    build out of the session); None where the system declares no such build, and the
+    fixture's own build makes the data."""
+    tools = builds.data_tools(builds.discover())
+    if tools is None:
+        return None
+    declared = clustershape.system_module(system).environments
+    env = next((e for e in declared if e['name'] == tools.name), None)
+    if env and tools.bindir and not any(k == 'PATH' for k, _ in env.get('env_vars', [])):
+        # a build the system declares as the one on PATH: first on PATH, whatever the
+        # environment of the build under test puts there
+        env = {**env, 'env_vars': [*env.get('env_vars', []),
+                                   ['PATH', f'{shlex.quote(tools.bindir)}:$PATH']]}
+    return env
 
     @sanity_function
     def assert_generated(self):
