@@ -40,3 +40,26 @@ def test_reframe_s_prefix_holds_everything_the_run_writes(tmp_path, runs):
     assert list((tmp_path / 'out').glob('local/default/*/Miniature_*/rfm_job.sh'))  # as given
     assert not (prefix / 'output').exists()
     assert sorted(p.name for p in runs.iterdir()) == ['tmp']     # conftest's TMPDIR only
+
+
+def test_every_attempt_of_a_retried_case_stays_in_the_history(tmp_path, runs):
+    """Extract made 3 s slower misses its time reference twice (--max-retries 1): both
+    attempts are runs of the one session, read from the database once each."""
+    import os
+    import shutil
+
+    from relionbench import results
+    slow = tmp_path / 'slow'
+    slow.mkdir()
+    (slow / 'relion_preprocess').write_text(
+        f'#!/bin/sh\nsleep 3\nexec {shutil.which("relion_preprocess")} "$@"\n')
+    (slow / 'relion_preprocess').chmod(0o755)
+    result = reframe('-n', '^Miniature.*Extract/', '-r', '--system', 'local',
+                     '--max-retries', '1', runs=runs,
+                     env={'PATH': f'{slow}:{os.environ["PATH"]}'})
+    assert result.returncode != 0 and 'Retrying' in result.stdout, result.stdout[-2000:]
+    for source in ('db', 'auto'):
+        found = results.load(runs, source).runs
+        attempts = found[found.case == 'Extract/cpu-plain/1x2']
+        assert len(attempts) == 2 and attempts.session.nunique() == 1, (source, attempts)
+        assert set(attempts.result) == {'fail'}

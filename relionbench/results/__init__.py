@@ -78,8 +78,9 @@ def load(folder=None, source='auto', warn=None):
                                        errors='coerce')
     # the same run in the database and in a perflog: keep the database's
     second = run_table['time'].dt.floor('s')
-    run_table = run_table[~run_table.assign(second=second).duplicated(
-        ['system', 'partition', 'environ', 'name', 'second'])]
+    copy = run_table.assign(second=second).duplicated(
+        ['system', 'partition', 'environ', 'name', 'second']) & (run_table['source'] != 'db')
+    run_table = run_table[~copy]
     value_table = _value_table(values)
     value_table = value_table[value_table['run'].isin(run_table['run'])]
     return Results(run_table, value_table.reset_index(drop=True))
@@ -121,18 +122,14 @@ def read_database(path):
 
 
 def session_records(report):
-    """(run, values) pairs of one ReFrame run report, one per case, partition and build; a
-    case retried keeps its last run."""
+    """(run, values) pairs of one ReFrame run report, one per case, partition and build, and
+    one per attempt of a retried case (each with the session; the last is the latest)."""
     info = report['session_info']
     if '--dry-run' in info.get('cmdline', '').split():
         return
-    cases = {}
-    for run in report.get('runs', []):
-        for case in run['testcases']:
-            if ' %case=' in case['display_name']:
-                cases[case['display_name'], case['system'], case['partition'],
-                      case.get('environ')] = case
-    for case in cases.values():
+    cases = [case for run in report.get('runs', []) for case in run['testcases']
+             if ' %case=' in case['display_name']]     # every attempt of a retried case
+    for case in cases:
         values = [(key.split(':')[-1], *entry)
                   for key, entry in (case.get('perfvalues') or {}).items()]
         if case['result'] == 'skip' or _dry(case['result'], values):

@@ -77,6 +77,19 @@ class MiniatureData(SuiteJob):
             self.env_vars.update(dict(tools.get('env_vars', [])))
             self.prerun_cmds = [*tools.get('prepare_cmds', []), *self.prerun_cmds]
 
+    @sanity_function
+    def assert_generated(self):
+        if self.refused():
+            raise SanityError(self.refused())
+        refused = [line for line in Path(self.stagedir, self.job.stderr).read_text().splitlines()
+                   if line.startswith('relionbench mini generate: ')]
+        if refused:                     # e.g. a bad size: the one line that says what to give
+            raise SanityError(refused[0].replace('relionbench mini generate: --size',
+                                                 f'-S MiniatureData.size={self.size}'))
+        return sn.all([sn.assert_found(r'^prepared ', self.stdout),
+                       sn.assert_true(Path(self.stagedir, 'truth', 'map.mrc').is_file(),
+                                      msg='truth/map.mrc was not written')])
+
 
 @functools.cache
 def data_tools(system):
@@ -96,19 +109,6 @@ def data_tools(system):
         env = {**env, 'env_vars': [*env.get('env_vars', []),
                                    ['PATH', f'{shlex.quote(tools.bindir)}:$PATH']]}
     return env
-
-    @sanity_function
-    def assert_generated(self):
-        if self.refused():
-            raise SanityError(self.refused())
-        refused = [line for line in Path(self.stagedir, self.job.stderr).read_text().splitlines()
-                   if line.startswith('relionbench mini generate: ')]
-        if refused:                     # e.g. a bad size: the one line that says what to give
-            raise SanityError(refused[0].replace('relionbench mini generate: --size',
-                                                 f'-S MiniatureData.size={self.size}'))
-        return sn.all([sn.assert_found(r'^prepared ', self.stdout),
-                       sn.assert_true(Path(self.stagedir, 'truth', 'map.mrc').is_file(),
-                                      msg='truth/map.mrc was not written')])
 
 
 class Calibration(SuiteJob):
