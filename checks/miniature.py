@@ -2,7 +2,7 @@
 generated once per session with a known ground truth (the default on any machine)."""
 
 import reframe as rfm
-from reframe.core.builtins import fixture, parameter
+from reframe.core.builtins import fixture, parameter, run_after, variable
 
 from relionbench.run.fixtures import MiniatureData
 from relionbench.run.miniature import MiniatureStage
@@ -25,8 +25,16 @@ class MiniRibosome(MiniatureStage):
 
 @rfm.simple_test
 class MiniatureChain(MiniatureStage):
-    """Opt-in (tag ``chain``): every stage in one job, each reading the one before."""
+    """Every stage in one job, each reading the one before. Opt-in: it runs only with
+    ``-S MiniatureChain.opt_in=yes``."""
 
     workflow = MINI_CHAIN
     case = parameter(MINI_CHAIN.cases(), fmt=lambda case: str(case))
     data = fixture(MiniatureData, scope='session')
+    #: Run the chain (about 4 minutes on 2 cores); it is left out otherwise
+    opt_in = variable(bool, value=False)
+
+    @run_after('init')
+    def only_when_asked(self):
+        if not self.opt_in:
+            self.valid_systems = []

@@ -1,11 +1,13 @@
 """Every system's configuration loads, lists its checks and dry-runs on this machine."""
 
+import os
 import re
+import subprocess
 
 import pytest
 from conftest import reframe
 
-from relionbench import builds
+from relionbench import ROOT, builds
 
 SYSTEMS = ['scarf', 'pearl', 'clx', 'icx', 'local']
 
@@ -42,8 +44,8 @@ def test_pearl_lists_gpu_variants_at_every_published_scale(runs):
 def test_cpu_systems_list_optimised_and_plain(system, runs):
     checks = listed(reframe('-l', '--system', system, runs=runs).stdout)
     assert {case.split('/')[1] for _, case in checks} == {'cpu-altcpu', 'cpu-plain'}
-    assert {name for name, _ in checks} == {'Aldolase', 'Ribosome', 'Miniature', 'MiniRibosome',
-                                            'MiniatureChain'}
+    # the chain is opt-in (-S MiniatureChain.opt_in=yes)
+    assert {name for name, _ in checks} == {'Aldolase', 'Ribosome', 'Miniature', 'MiniRibosome'}
 
 
 def cases(out):
@@ -109,3 +111,22 @@ def test_results_stay_in_the_runs_folder(runs):
     result = reframe('-l', '--system', 'scarf', runs=runs)
     assert f"results database:  [on] '{runs}/results.db'" in result.stdout
     assert f"log files:         '{runs}/reframe.log'" in result.stdout
+
+
+
+def test_the_suite_s_modes_select_what_its_scripts_run(runs):
+    """``--mode miniature``: the miniature's checks on local (the chain only when asked);
+    ``--mode nightly --system scarf``: every check of the site."""
+    from conftest import REFRAME
+
+    def listing(*args):
+        (runs / 'tmp').mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
+               'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp')}
+        done = subprocess.run([str(REFRAME), *args, '-l'], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return {name for name, _ in listed(done.stdout)}
+    assert listing('--mode', 'miniature') == {'Miniature', 'MiniRibosome'}
+    assert 'MiniatureChain' in listing('--mode', 'miniature', '-S', 'MiniatureChain.opt_in=yes')
+    assert {'Aldolase', 'Ribosome'} <= listing('--mode', 'nightly', '--system', 'scarf')

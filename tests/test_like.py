@@ -13,7 +13,7 @@ from conftest import CLUSTER, CLUSTER_STATE, reframe
 from test_faults import perflog
 
 STATE = CLUSTER_STATE
-SCRIPTS = {'scarf': 137, 'pearl': 52, 'clx': 52, 'icx': 52}
+SCRIPTS = {'scarf': 131, 'pearl': 51, 'clx': 49, 'icx': 49}
 """How many job scripts each system's dry run writes (tests/test_dryrun.py counts them by
 build and stage)."""
 ACCESS = {'scarf': {'cpu': ['--partition=scarf', '--constraint=scarf17', '--exclusive'],

@@ -24,6 +24,7 @@ def run(tmp_path_factory, image):
     runs = tmp_path_factory.mktemp('miniature')
     # every reference as it is but the time bands' width (conftest.TIME_TOLERANCE)
     result = reframe('-n', '^Mini', '-r', '--system', 'local', '-S', f'container_image={image}',
+                     '-S', 'MiniatureChain.opt_in=yes',
                      '-S', f'time_tolerance={TIME_TOLERANCE}',
                      '--report-file', str(runs / 'report.json'), runs=runs, timeout=1500)
     report = json.loads((runs / 'report.json').read_text())
