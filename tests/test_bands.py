@@ -236,7 +236,7 @@ def test_the_input_moves_its_metrics_out_of_their_bands(name, generated, tmp_pat
         data = tmp_path / 'data'
         shutil.copytree(generated, data, symlinks=True)
         case.alter(data)
-        args = ['-S', f'dataset_dir={data}']
+        args = ['-S', f'miniature_dir={data}']
     if case.body:
         bin_ = _stand_ins(tmp_path / 'bin', case.body, case.clock)
         env = {'PATH': f'{bin_}:{os.environ["PATH"]}'}

@@ -271,7 +271,7 @@ def test_paths_with_spaces_and_metacharacters_are_quoted_not_run(tmp_path, gener
     data = tmp_path / "data 'quoted' $(touch PWNED) `touch PWNED2`; $HOME & more"
     shutil.copytree(generated, data, symlinks=True)
     runs = tmp_path / "runs with spaces; 'quotes' & (parens)"
-    result = run(*MOTIONCORR, '-S', f'dataset_dir={data}', runs=runs)
+    result = run(*MOTIONCORR, '-S', f'miniature_dir={data}', runs=runs)
     assert result.returncode == 0, result.stdout[-3000:]
     assert not list(tmp_path.rglob('PWNED*')) and not list(ROOT.glob('PWNED*'))
 

@@ -3,11 +3,11 @@ time references following this machine through the Calibration fixture."""
 
 from pathlib import Path
 
-from reframe.core.builtins import fixture, run_after
+from reframe.core.builtins import fixture, run_after, variable
 
 from relionbench import workflows
 from relionbench.constants import X_CALIBRATE
-from relionbench.data import sizes
+from relionbench.data import datasets, sizes
 from relionbench.machine import calibration
 from relionbench.run.check import RelionStage
 from relionbench.run.fixtures import Calibration, MiniatureData
@@ -18,6 +18,10 @@ class MiniatureStage(RelionStage):
     time references follow this machine through the Calibration fixture."""
 
     time_limit = '30m'
+    #: A miniature made or altered elsewhere (a folder as its data job writes it) instead of
+    #: the session's; ``-S dataset_dir`` is for the real workflows' data and leaves the
+    #: miniature its own
+    miniature_dir = variable(str, value='')
     #: The partition's calibration job, whose time scales the time references
     machine = fixture(Calibration, scope='partition')
 
@@ -46,9 +50,9 @@ class MiniatureStage(RelionStage):
         return Path(self.data.stagedir)
 
     def dataset_folder(self):
-        """Always the data job's: ``-S dataset_dir`` is for the real workflows' data (and
-        ``-S Aldolase.dataset_dir=...`` names one workflow's)."""
-        return self.default_dataset()
+        """``miniature_dir`` where set, else the data job's (never ``dataset_dir``)."""
+        return (datasets.locate(self.workflow.dataset, self.miniature_dir)
+                if self.miniature_dir else self.default_dataset())
 
     def missing_hint(self, missing):
         return (f'the miniature at {self.dataset} lacks {missing[0]}: its data job '
