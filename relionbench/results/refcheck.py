@@ -2,6 +2,7 @@
 check has, every value a number. A problem is one line naming the file, the entry and its
 line, the key, and the valid values (``ReferenceError``)."""
 
+import functools
 import numbers
 from dataclasses import dataclass
 
@@ -66,8 +67,10 @@ def parse(path, text):
     return doc, lines
 
 
+@functools.cache
 def catalogue():
-    """{workflow: {stage: {variant: scales}}} of every check's case."""
+    """{workflow: {stage: {variant: scales}}} of every check's case (one per process: read,
+    never changed)."""
     from relionbench.workflows import WORKFLOWS
     found = {}
     for workflow in WORKFLOWS.values():
@@ -123,7 +126,7 @@ def check_entry(where, entry, known, builds=None, partitions=None):
         fail(where, 'metrics: write {name: {value: ..., unit: ...}, ...}')
     for name, spec in metrics.items():
         try:
-            describe(name)
+            kind = describe(name)[1]
         except KeyError:
             fail(where, f'metric {name!r} is not one the checks report (<step>_seconds, '
                         '<step>_peak_mib, <step>_resolution, ...: see docs/running.md, '
@@ -135,7 +138,6 @@ def check_entry(where, entry, known, builds=None, partitions=None):
         for key in ('value', 'tolerance', 'tolerance_upper', 'shells'):
             if key in spec:
                 number(where, f'{name}: {key}', spec[key])
-        kind = describe(name)[1]
         if kind == 'resolution' and ('tolerance' in spec or 'tolerance_upper' in spec):
             fail(where, f'{name}: a resolution takes shells: (Fourier shells either way), '
                         'not a relative tolerance')

@@ -249,23 +249,22 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         """Each MPI step gets the partition's launcher; the job itself runs locally."""
         for attr in ('num_tasks', 'num_tasks_per_node'):    # ReFrame copies these only later
             setattr(self.job, attr, getattr(self, attr))
+        extras = self.current_partition.extras
+        options = list(extras.get(X_LAUNCHER_OPTIONS, []))
         if self.job.launcher.registered_name == 'srun':
             # a dead rank ends the step instead of leaving the leader waiting forever; the
             # job's CPUs per task given again (Slurm 22.05's srun does not inherit sbatch's)
             self.job.launcher.options += ['--kill-on-bad-exit=1',
                                           f'--cpus-per-task={self.num_cpus_per_task}']
-        self.job.launcher.options += list(
-            self.current_partition.extras.get(X_LAUNCHER_OPTIONS, []))
+        self.job.launcher.options += options
         launcher = self.job.launcher.run_command(self.job)
         self.job.launcher = getlauncher('local')()
-        extras = self.current_partition.extras
-        node_lines = nodes.prepare(
-            (jobscript.MEASURE,), self.stagedir, on_slurm(self.current_partition),
-            bool(self.scratch), extras.get(X_LAUNCHER_OPTIONS, []))
+        node_lines = nodes.prepare((jobscript.MEASURE,), self.stagedir,
+                                   on_slurm(self.current_partition), bool(self.scratch), options)
         if extras.get(X_EXCLUSIVE):         # the stages only: one-task fixtures share nodes
             self.job.options += ['--exclusive']
         variant = self.case.variant
-        if variant == GPU and self.current_partition.extras.get(X_GPU_EMULATED):
+        if variant == GPU and extras.get(X_GPU_EMULATED):
             variant = CPU_PLAIN             # the GPU layout and GRES, RELION on the CPU
         self.prerun_cmds = jobscript.stage_lines(
             self.stage, variant, self.layout, self.dataset, launcher,
