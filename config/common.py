@@ -128,14 +128,6 @@ site_configuration = {
         'check_search_recursive': False,
     }],
     'storage': [{'enable': True, 'sqlite_db_file': f'{RUNS}/results.db'}],
-    # the suite's selections, as ReFrame's own named option sets (reframe --mode NAME -r)
-    'modes': [
-        {'name': 'quickstart', 'options': ['-c', f'{CHECKOUT}/checks', '-R',
-                                           '--system', 'local']},
-        {'name': 'miniature', 'options': ['-c', f'{CHECKOUT}/checks/miniature.py',
-                                          '--system', 'local']},
-        {'name': 'nightly', 'options': ['-c', f'{CHECKOUT}/checks', '-R']},
-    ],
     'logging': [{
         'level': 'debug',
         'handlers': [

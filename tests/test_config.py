@@ -1,13 +1,11 @@
 """Every system's configuration loads, lists its checks and dry-runs on this machine."""
 
-import os
 import re
-import subprocess
 
 import pytest
 from conftest import reframe
 
-from relionbench import ROOT, builds
+from relionbench import builds
 
 SYSTEMS = ['scarf', 'pearl', 'clx', 'icx', 'local']
 
@@ -113,20 +111,3 @@ def test_results_stay_in_the_runs_folder(runs):
     assert f"log files:         '{runs}/reframe.log'" in result.stdout
 
 
-
-def test_the_suite_s_modes_select_what_its_scripts_run(runs):
-    """``--mode miniature``: the miniature's checks on local (the chain only when asked);
-    ``--mode nightly --system scarf``: every check of the site."""
-    from conftest import REFRAME
-
-    def listing(*args):
-        (runs / 'tmp').mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
-               'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp')}
-        done = subprocess.run([str(REFRAME), *args, '-l'], env=env, capture_output=True,
-                              text=True, timeout=300)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return {name for name, _ in listed(done.stdout)}
-    assert listing('--mode', 'miniature') == {'Miniature', 'MiniRibosome'}
-    assert 'MiniatureChain' in listing('--mode', 'miniature', '-S', 'MiniatureChain.opt_in=yes')
-    assert {'Aldolase', 'Ribosome'} <= listing('--mode', 'nightly', '--system', 'scarf')
