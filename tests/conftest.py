@@ -71,8 +71,25 @@ def _missing_chromium():
         'playwright is not installed: pip install -e .[test] (scripts/setup does)')
 
 
+def _missing_gitlab():
+    if not shutil.which('rsync'):
+        return ('rsync is not installed (gitlab-ci-local copies the project with it): '
+                'apt-get install rsync')
+    try:
+        ran = subprocess.run(['gitlab-ci-local', '--version'], capture_output=True, text=True)
+    except FileNotFoundError:
+        return f'gitlab-ci-local is not installed: npm install -g gitlab-ci-local@{GITLAB_CI_LOCAL}'
+    return '' if ran.returncode == 0 else (
+        f'gitlab-ci-local does not run here ({(ran.stderr.strip().splitlines() or ["?"])[-1]}): '
+        f'npm install -g gitlab-ci-local@{GITLAB_CI_LOCAL} (4.74 and later need Node.js 22)')
+
+
+GITLAB_CI_LOCAL = '4.73.0'
+"""The local GitLab CI runner .ci/run installs (npm), which runs examples/gitlab-ci.yml."""
+
 REQUIREMENTS = {'relion': _missing_relion, 'relion5': _missing_relion5, 'slurm': _missing_slurm,
-                'nodes': _missing_nodes, 'podman': _missing_podman, 'chromium': _missing_chromium}
+                'nodes': _missing_nodes, 'podman': _missing_podman, 'chromium': _missing_chromium,
+                'gitlab': _missing_gitlab}
 """Requirement name -> a function giving why it is missing ('' when present)."""
 SKIP_PREFIX = 'missing requirement '
 _found = {}
@@ -191,9 +208,11 @@ def reframe(*args, runs, env=None, timeout=600, prefix=(), build=None):
                for a in args)
     if here and '-p' not in args and default_build():
         args = (*args, '-p', build or f'^{default_build()}(-gpu-emulated)?$')
-    return subprocess.run([*prefix, str(REFRAME), '-c', str(ROOT / 'checks'), '-R', *args],
+    done = subprocess.run([*prefix, str(REFRAME), '-c', str(ROOT / 'checks'), '-R', *args],
                           cwd=ROOT,
                           env=environ, capture_output=True, text=True, timeout=timeout)
+    assert 'could not log performance data' not in done.stdout + done.stderr, done.stdout[-3000:]
+    return done
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import default_build, reframe
 
+from relionbench import results
+
 relion = pytest.mark.requires('relion')
 
 STAGE = ['-n', '^Miniature.*MotionCorr/', '-r', '--system', 'local']
@@ -165,7 +167,9 @@ def test_gitlab_example_runs_the_nightly_script():
     import yaml
     from conftest import ROOT
     pipeline = yaml.safe_load((ROOT / 'examples' / 'gitlab-ci.yml').read_text())
-    assert pipeline['nightly']['script'] == ['scripts/nightly scarf']
+    assert pipeline['nightly']['script'][-1] == \
+        'scripts/nightly "$RELIONBENCH_SYSTEM" "${options[@]}"'
+    assert pipeline['variables']['RELIONBENCH_SYSTEM'] == 'scarf'
     assert pipeline['nightly']['artifacts']['when'] == 'always'
 
 
@@ -226,3 +230,87 @@ def test_a_nightly_with_the_scheduler_down_says_the_benchmark_did_not_run(tmp_pa
     assert done.returncode != 0, done.stdout[-2000:]
     assert len(posted) == 1, done.stderr[-2000:]
     assert 'the benchmark did not run on ci-slurm' in posted[0]['text'], posted[0]['text']
+
+
+@pytest.fixture(scope='module')
+def wheels(tmp_path_factory):
+    """The suite's pinned packages as a folder of wheels, as a login node without network
+    would get them: $RELIONBENCH_WHEELS, else downloaded here."""
+    from conftest import ROOT
+    if os.environ.get('RELIONBENCH_WHEELS'):
+        return Path(os.environ['RELIONBENCH_WHEELS'])
+    folder = tmp_path_factory.mktemp('wheels')
+    done = subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--require-hashes',
+                           '-r', str(ROOT / 'requirements' / 'suite.txt'), '-d', str(folder)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder
+
+
+def gitlab_project(folder):
+    """The checkout as a clone of it would be (tracked and new files, nothing ignored: no
+    .venv), in a repository of its own, with examples/gitlab-ci.yml as its .gitlab-ci.yml."""
+    from conftest import ROOT
+    listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others',
+                             '--exclude-standard'], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.split('\0')
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    shutil.copy(ROOT / 'examples' / 'gitlab-ci.yml', folder / '.gitlab-ci.yml')
+    git = ['git', '-c', 'user.name=ci', '-c', 'user.email=ci@127.0.0.1']
+    for command in (['init', '-q'], ['add', '-A'], ['commit', '-qm', 'the suite']):
+        subprocess.run([*git, *command], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+def gitlab_ci_local(project, *jobs, **variables):
+    """Run the project's pipeline (or ``jobs``) as a scheduled one, with gitlab-ci-local's
+    shell executor; the job's environment is the runner's, less this test's virtualenv."""
+    variables = {'CI_PIPELINE_SOURCE': 'schedule', **variables}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('RELIONBENCH_VENV', 'VIRTUAL_ENV', 'RFM_CONFIG_FILES')}
+    return subprocess.run(['gitlab-ci-local', '--ignore-predefined-vars', 'CI_PIPELINE_SOURCE',
+                           '--no-color', *jobs,
+                           *(f'--variable={k}={v}' for k, v in variables.items())],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.requires('relion', 'slurm', 'gitlab')
+def test_the_gitlab_nightly_runs_under_a_local_runner_against_the_cluster(tmp_path, webhook,
+                                                                          wheels):
+    """examples/gitlab-ci.yml, scheduled, under gitlab-ci-local's shell executor: the nightly
+    job installs the pinned suite offline (pip's index unreachable) into the project's .venv,
+    runs the miniature's Extract through the Slurm pseudo-cluster with every build, keeps the
+    history in RELIONBENCH_RUNS, and the pages job publishes the report. A second pipeline
+    that meets the first's lock fails, and its alert says so."""
+    url, posted = webhook
+    project, runs = gitlab_project(tmp_path / 'project'), tmp_path / 'runs'
+    (runs / 'tmp').mkdir(parents=True)
+    variables = dict(RELIONBENCH_SYSTEM='ci-slurm:cpu', RELIONBENCH_RUNS=runs,
+                     RELIONBENCH_OPTIONS='-n ^Miniature.*Extract/cpu-plain',
+                     RELIONBENCH_WHEELS=wheels, PIP_INDEX_URL='http://127.0.0.1:9/simple',
+                     RELIONBENCH_WEBHOOK_URL=url, TMPDIR=runs / 'tmp')
+    done = gitlab_ci_local(project, **variables)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and 'PASS  nightly' in said and 'PASS  pages' in said, said[-4000:]
+    assert 'could not log performance data' not in said
+    venv = project / '.venv'
+    assert (venv / 'bin' / 'reframe').exists() and not (venv / 'bin' / 'pytest').exists()
+    found = results.load(runs)
+    assert set(found.runs.stage) == {'Extract'} and set(found.runs.result) == {'pass'}
+    assert len(found.runs) == len(set(found.runs.environ)) >= 1    # each build, once
+    assert (runs / 'perflogs' / 'ci-slurm' / 'cpu' / 'fixtures' / 'Calibration.log').exists()
+    published = project / '.gitlab-ci-local' / 'artifacts' / 'pages' / 'public' / 'index.html'
+    assert 'Extract' in published.read_text()
+    assert posted == []                                 # no reference missed: nothing to say
+
+    lock = runs / 'nightly.lock'
+    import fcntl
+    with open(lock, 'a') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        lock.write_text('pid 4242 on login1 since 2026-12-06 01:00 UTC\n')
+        again = gitlab_ci_local(project, 'nightly', **variables)
+    assert again.returncode != 0 and 'FAIL  nightly' in again.stdout, again.stdout[-3000:]
+    assert 'another nightly still runs (pid 4242 on login1' in posted[0]['text']

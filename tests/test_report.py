@@ -312,3 +312,22 @@ def test_the_figures_digest_reads_every_module_that_draws_and_only_those():
     assert not {'relionbench.report', 'relionbench.report.page', 'relionbench.report.tables',
                 'relionbench.report.summary', 'relionbench.report.workers'} & found.keys()
     assert all(path.is_file() for path in found.values())
+
+
+def test_a_case_whose_fixture_failed_says_which_and_why():
+    """A stage that ended fail_deps carries the failed fixture's name and first reason line
+    (ReFrame gives it none), so compare and the alert say what stopped it."""
+    def case(name, result, **more):
+        return {'display_name': name, 'unique_name': name.split()[0], 'system': 'local',
+                'partition': 'default', 'environ': 'relion-3_1_3-plain', 'result': result,
+                'uuid': name, 'jobid': None, 'perfvalues': None, **more}
+    needs = [['Calibration', 'local:default', 'relion-3_1_3-plain'],
+             ['MiniatureData', 'local:default', 'relion-3_1_3-plain']]
+    report = {'session_info': {'uuid': 's', 'cmdline': 'reframe -r'}, 'runs': [{'testcases': [
+        case('Calibration ~local:default', 'fail',
+             fail_reason='sanity error: calibration.json was not written\nmore'),
+        case('MiniatureData ~local', 'pass'),
+        case('Miniature %case=Extract/cpu-plain/1x2', 'fail_deps', dependencies_actual=needs)]}]}
+    (run, _), = results.session_records(report)
+    assert run['fail_reason'] == \
+        'Calibration failed: sanity error: calibration.json was not written'

@@ -127,9 +127,14 @@ def session_records(report):
     info = report['session_info']
     if '--dry-run' in info.get('cmdline', '').split():
         return
-    cases = [case for run in report.get('runs', []) for case in run['testcases']
-             if ' %case=' in case['display_name']]     # every attempt of a retried case
+    every = [case for run in report.get('runs', []) for case in run['testcases']]
+    cases = [case for case in every if ' %case=' in case['display_name']]  # every attempt
+    failed = {_job(case): _failure(case) for case in every if case['result'] == 'fail'}
     for case in cases:
+        if case['result'] == 'fail_deps' and not case.get('fail_reason'):
+            case = {**case, 'fail_reason': '; '.join(
+                failed[tuple(need)] for need in case.get('dependencies_actual') or ()
+                if tuple(need) in failed) or None}
         values = [(key.split(':')[-1], *entry)
                   for key, entry in (case.get('perfvalues') or {}).items()]
         if case['result'] == 'skip' or _dry(case['result'], values):
@@ -140,6 +145,17 @@ def session_records(report):
         run.update(nodes=len(case.get('job_nodelist') or []) or None,
                    fail_phase=case.get('fail_phase'), fail_reason=case.get('fail_reason'))
         yield run, values
+
+
+def _job(case):
+    """A test case as its dependants name it: (unique name, system:partition, environment)."""
+    return case['unique_name'], f"{case['system']}:{case['partition']}", case['environ']
+
+
+def _failure(case):
+    """'Calibration failed: <the first line of its reason>', for the cases that needed it."""
+    reason = (case.get('fail_reason') or '').splitlines()
+    return f"{case['display_name'].split()[0]} failed" + (f': {reason[0]}' if reason else '')
 
 
 # -- perflogs --------------------------------------------------------------------------------

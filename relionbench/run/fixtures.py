@@ -29,6 +29,9 @@ class SuiteJob(rfm.RunOnlyRegressionTest):
     valid_prog_environs = [f'+{ENV_RELION}']
     executable = sys.executable
     time_limit = '10m'
+    #: Where its perflog goes (perflogs/<system>/<partition>/fixtures/<Fixture>.log), beside
+    #: the stages' ``<stage>/<variant>/<scale>``: ReFrame logs every result, fixtures' too
+    case = variable(str, value='fixtures', loggable=True)
 
     @run_after('setup')
     def ask_a_gpu(self):
