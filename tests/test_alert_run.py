@@ -247,9 +247,11 @@ def wheels(tmp_path_factory):
     return folder
 
 
-def gitlab_project(folder):
+def gitlab_project(folder, example, **variables):
     """The checkout as a clone of it would be (tracked and new files, nothing ignored: no
-    .venv), in a repository of its own, with examples/gitlab-ci.yml as its .gitlab-ci.yml."""
+    .venv), in a repository of its own, with ``example`` (examples/) as its .gitlab-ci.yml
+    and ``variables`` set in it, as a site sets its copy's."""
+    import yaml
     from conftest import ROOT
     listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others',
                              '--exclude-standard'], cwd=ROOT, capture_output=True, text=True,
@@ -258,23 +260,41 @@ def gitlab_project(folder):
         if (ROOT / name).is_file():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, folder / name)
-    shutil.copy(ROOT / 'examples' / 'gitlab-ci.yml', folder / '.gitlab-ci.yml')
+    pipeline = yaml.safe_load((ROOT / 'examples' / example).read_text())
+    pipeline['variables'].update({k: str(v) for k, v in variables.items()})
+    (folder / '.gitlab-ci.yml').write_text(yaml.safe_dump(pipeline, sort_keys=False))
     git = ['git', '-c', 'user.name=ci', '-c', 'user.email=ci@127.0.0.1']
     for command in (['init', '-q'], ['add', '-A'], ['commit', '-qm', 'the suite']):
         subprocess.run([*git, *command], cwd=folder, check=True, capture_output=True)
     return folder
 
 
-def gitlab_ci_local(project, *jobs, **variables):
-    """Run the project's pipeline (or ``jobs``) as a scheduled one, with gitlab-ci-local's
-    shell executor; the job's environment is the runner's, less this test's virtualenv."""
-    variables = {'CI_PIPELINE_SOURCE': 'schedule', **variables}
+def gitlab_ci_local(project, *args):
+    """Run the project's pipeline (or the jobs in ``args``) as a scheduled one, with
+    gitlab-ci-local's shell executor, each job in a folder of its own as a runner's
+    concurrent jobs are; the jobs' environment is the runner's, less this test's virtualenv."""
     env = {k: v for k, v in os.environ.items()
            if k not in ('RELIONBENCH_VENV', 'VIRTUAL_ENV', 'RFM_CONFIG_FILES')}
-    return subprocess.run(['gitlab-ci-local', '--ignore-predefined-vars', 'CI_PIPELINE_SOURCE',
-                           '--no-color', *jobs,
-                           *(f'--variable={k}={v}' for k, v in variables.items())],
+    return subprocess.run(['gitlab-ci-local', '--no-color', '--shell-isolation',
+                           '--variable=CI_PIPELINE_SOURCE=schedule',
+                           '--ignore-predefined-vars=CI_PIPELINE_SOURCE', *args],
                           cwd=project, env=env, capture_output=True, text=True, timeout=900)
+
+
+def site(tmp_path, url, wheels):
+    """The variables a site sets: ci-slurm's cpu partition, the miniature's Extract, results
+    kept in tmp_path/runs, the pinned suite from ``wheels`` with pip's index unreachable."""
+    runs = tmp_path / 'runs'
+    (runs / 'tmp').mkdir(parents=True)
+    return runs, dict(RELIONBENCH_SYSTEM='ci-slurm:cpu', RELIONBENCH_RUNS=runs,
+                      RELIONBENCH_OPTIONS='-n ^Miniature.*Extract/cpu-plain',
+                      RELIONBENCH_WHEELS=wheels, PIP_INDEX_URL='http://127.0.0.1:9/simple',
+                      RELIONBENCH_WEBHOOK_URL=url, TMPDIR=runs / 'tmp')
+
+
+def offline_suite(venv):
+    """The job's .venv holds the suite and not its tests' extras."""
+    return (venv / 'bin' / 'reframe').exists() and not (venv / 'bin' / 'pytest').exists()
 
 
 @pytest.mark.requires('relion', 'slurm', 'gitlab')
@@ -286,18 +306,13 @@ def test_the_gitlab_nightly_runs_under_a_local_runner_against_the_cluster(tmp_pa
     history in RELIONBENCH_RUNS, and the pages job publishes the report. A second pipeline
     that meets the first's lock fails, and its alert says so."""
     url, posted = webhook
-    project, runs = gitlab_project(tmp_path / 'project'), tmp_path / 'runs'
-    (runs / 'tmp').mkdir(parents=True)
-    variables = dict(RELIONBENCH_SYSTEM='ci-slurm:cpu', RELIONBENCH_RUNS=runs,
-                     RELIONBENCH_OPTIONS='-n ^Miniature.*Extract/cpu-plain',
-                     RELIONBENCH_WHEELS=wheels, PIP_INDEX_URL='http://127.0.0.1:9/simple',
-                     RELIONBENCH_WEBHOOK_URL=url, TMPDIR=runs / 'tmp')
-    done = gitlab_ci_local(project, **variables)
+    runs, variables = site(tmp_path, url, wheels)
+    project = gitlab_project(tmp_path / 'project', 'gitlab-ci.yml', **variables)
+    done = gitlab_ci_local(project)
     said = done.stdout + done.stderr
     assert done.returncode == 0 and 'PASS  nightly' in said and 'PASS  pages' in said, said[-4000:]
     assert 'could not log performance data' not in said
-    venv = project / '.venv'
-    assert (venv / 'bin' / 'reframe').exists() and not (venv / 'bin' / 'pytest').exists()
+    assert offline_suite(project / '.gitlab-ci-local' / 'builds' / 'nightly' / '.venv')
     found = results.load(runs)
     assert set(found.runs.stage) == {'Extract'} and set(found.runs.result) == {'pass'}
     assert len(found.runs) == len(set(found.runs.environ)) >= 1    # each build, once
@@ -311,6 +326,47 @@ def test_the_gitlab_nightly_runs_under_a_local_runner_against_the_cluster(tmp_pa
     with open(lock, 'a') as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         lock.write_text('pid 4242 on login1 since 2026-12-06 01:00 UTC\n')
-        again = gitlab_ci_local(project, 'nightly', **variables)
+        again = gitlab_ci_local(project, 'nightly')
     assert again.returncode != 0 and 'FAIL  nightly' in again.stdout, again.stdout[-3000:]
-    assert 'another nightly still runs (pid 4242 on login1' in posted[0]['text']
+    assert posted and 'another nightly still runs (pid 4242 on login1' in posted[0]['text'], \
+        again.stdout[-3000:]
+
+
+@pytest.mark.requires('relion', 'slurm', 'gitlab')
+def test_the_gitlab_pipeline_of_one_job_per_stage_and_build_runs(tmp_path, webhook, wheels):
+    """examples/gitlab-ci-stages.yml under gitlab-ci-local: the plan job writes the child
+    pipeline (relionbench pipeline), the trigger runs it: one job per build of the miniature's
+    Extract, each in a folder of its own with the pinned suite installed offline, each its
+    own reframe session through Slurm with its JUnit report; then the report job writes the
+    report and compares every session since the pipeline began."""
+    import yaml
+    url, posted = webhook
+    runs, variables = site(tmp_path, url, wheels)
+    project = gitlab_project(tmp_path / 'project', 'gitlab-ci-stages.yml', **variables)
+    done = gitlab_ci_local(project)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and 'PASS  nightly' in said, said[-4000:]
+    child = yaml.safe_load((project / '.gitlab-ci-local' / 'artifacts' / 'plan' /
+                            'child.yml').read_text())
+    jobs = [name for name in child if name.startswith('Miniature Extract ')]
+    found = results.load(runs)
+    assert len(jobs) == len(set(found.runs.environ)) == found.runs.session.nunique() >= 1
+    assert set(found.runs.result) == {'pass'}
+    for job in jobs:
+        assert f'PASS  [nightly] -> {job}' in said
+        folder = project / '.gitlab-ci-local' / 'builds' / job.replace(' ', 'IA')
+        assert offline_suite(folder / '.venv')
+        assert 'Miniature %case=Extract/cpu-plain/1x2' in (folder / 'junit.xml').read_text()
+    assert 'PASS  [nightly] -> report' in said and 'alert: nothing to report' in said
+    assert (project / '.gitlab-ci-local' / 'builds' / 'report' / 'report' / 'index.html').exists()
+    assert posted == []
+
+
+def test_a_plan_that_cannot_list_the_checks_alerts_and_fails(tmp_path, webhook):
+    """scripts/nightly --pipeline (the plan job of gitlab-ci-stages.yml) with a system that
+    does not exist: no child pipeline, and the alert says the benchmark did not run."""
+    url, posted = webhook
+    done = nightly(tmp_path, url, '--pipeline', str(tmp_path / 'child.yml'), 'mycluter')
+    assert done.returncode == 3 and not (tmp_path / 'child.yml').exists()
+    assert 'the benchmark did not run on mycluter' in posted[0]['text']
+    assert "--system 'mycluter'" in posted[0]['text'], posted[0]['text']

@@ -1,5 +1,6 @@
 """``relionbench report`` and ``relionbench compare``: the results of past sessions."""
 
+import argparse
 import os
 import sys
 import time
@@ -67,20 +68,23 @@ def cmd_compare(args):
     from relionbench.results import compare
     found = _load(args)
     if found is None:
+        if args.alert and args.since:
+            _send(*compare.did_not_run(args.system, args.since),
+                  args.report or _report_link())
         return 1
     table = compare.compare(found, history=args.history, session=args.session,
                             system=args.system)
     print(table.to_csv(index=False) if args.csv else
           compare.text(table, only_flagged=args.only_flagged))
     if args.alert:
-        _alert(found, table, args.system, args.report or _report_link())
+        _alert(found, table, args.system, args.report or _report_link(), args.since)
     return 1 if not compare.flagged(table).empty else 0
 
 
-def _alert(found, table, system, report=''):
+def _alert(found, table, system, report='', since=None):
     """Send the alert, if any, and say what became of it; never changes the exit status."""
     from relionbench.results import compare
-    message = compare.alert_message(found, table, system)
+    message = compare.alert_message(found, table, system, since)
     if message is None:
         print('alert: nothing to report', file=sys.stderr)
         return
@@ -105,6 +109,17 @@ def cmd_alert(args):
     """An alert of the caller's own (the nightly's when the benchmark did not run)."""
     text = sys.stdin.read() if args.text == '-' else args.text
     return 0 if _send(args.subject, text, args.report or _report_link()) else 1
+
+
+def _moment(text):
+    """--since: an ISO 8601 time (UTC unless it says otherwise)."""
+    import pandas as pd
+    try:
+        moment = pd.Timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an ISO 8601 time '
+                                         f'(e.g. 2026-12-06T01:00:00Z)') from None
+    return moment.tz_localize('UTC') if moment.tzinfo is None else moment
 
 
 def _report_link():
@@ -133,6 +148,9 @@ def add(sub):
                      'the webhook / email set in the environment')
     cmp.add_argument('--report', help='the report\'s address, named in the alert (default: '
                      '$RELIONBENCH_REPORT_URL)')
+    cmp.add_argument('--since', type=_moment, help='the alert covers every run since this '
+                     'ISO 8601 time (a pipeline of several sessions), not the newest session '
+                     'alone; none since then: it says the benchmark did not run')
     cmp.set_defaults(func=cmd_compare)
     alert = sub.add_parser('alert', help='post an alert of your own to the webhook / email '
                            'set in the environment (exit status 1 when none took it)')

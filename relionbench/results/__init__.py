@@ -149,7 +149,8 @@ def session_records(report):
 
 def _job(case):
     """A test case as its dependants name it: (unique name, system:partition, environment)."""
-    return case['unique_name'], f"{case['system']}:{case['partition']}", case['environ']
+    return (case.get('unique_name'), f"{case.get('system')}:{case.get('partition')}",
+            case.get('environ'))
 
 
 def _failure(case):

@@ -177,14 +177,19 @@ def text(table, only_flagged=False):
         index=False, float_format=lambda v: f'{v:.4g}')
 
 
-def alert_message(results, table, system=None):
-    """(subject, text) about the newest session's missed references, failures and regressions,
-    or None when there is nothing to report."""
+def alert_message(results, table, system=None, since=None):
+    """(subject, text) about the newest session's missed references, failures and regressions
+    (every session's since ``since``, a pd.Timestamp), or None when there is nothing to
+    report."""
     runs = results.runs if not system else results.runs[results.runs.system == system]
+    if since is not None and not (runs.time >= since).any():
+        return did_not_run(system, since)
     if runs.empty:
         return None
     newest = runs.iloc[-1]
     session_runs = runs[runs.session == newest.session] if pd.notna(newest.session) else runs
+    if since is not None:
+        session_runs = runs[runs.time >= since]
     current = set(session_runs.groupby(KEY, sort=False).tail(1).run)
     values = results.values[results.values.run.isin(current)].merge(runs, on='run')
     missed = values[values.metric_result == 'fail']
@@ -217,10 +222,20 @@ def alert_message(results, table, system=None):
     if not ended.empty and all(_never_ran(r) for r in ended.itertuples()):
         subject = (f'relionbench: the benchmark did not run on {where} ({len(ended)} '
                    f'check(s) ended before their job ran), {when}')
-    header = [f'Session {newest.session}' if pd.notna(newest.session) else 'Latest runs',
+    sessions = session_runs.session.nunique()
+    header = [f'{sessions} session(s) since {since:%Y-%m-%d %H:%M UTC}' if since is not None
+              else f'Session {newest.session}' if pd.notna(newest.session) else 'Latest runs',
               f'suite {newest.suite_commit or "unknown"}, RELION {newest.relion_version} '
               f'{newest.relion_build}'.rstrip(), '']
     return subject, '\n'.join(header + lines)
+
+
+def did_not_run(system, since):
+    """(subject, text) of an alert for a pipeline that left no result since ``since``."""
+    where = system or 'any system'
+    return (f'relionbench: the benchmark did not run on {where}',
+            f'No result since {since:%Y-%m-%d %H:%M UTC}: no job of the pipeline stored a '
+            f'session (see its jobs\' logs).')
 
 
 def _never_ran(run):
