@@ -200,19 +200,28 @@ def reframe(*args, runs, env=None, timeout=600, prefix=(), build=None):
 
     TMPDIR points there too: ReFrame's bootstrap log (before the configuration is read)
     would otherwise be left in /tmp as rfm-*.log."""
+    done = subprocess.run(reframe_command(*args, runs=runs, prefix=prefix, build=build),
+                          cwd=ROOT, env=reframe_env(runs, env), capture_output=True,
+                          text=True, timeout=timeout)
+    assert 'could not log performance data' not in done.stdout + done.stderr, done.stdout[-3000:]
+    return done
+
+
+def reframe_command(*args, runs, prefix=(), build=None):
+    """The command line of ``reframe(*args)`` (the default build added on this machine)."""
     calibrate_once()
     (runs / 'tmp').mkdir(parents=True, exist_ok=True)
-    environ = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
-               'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp'), **(env or {})}
     here = any(a in ('local', 'ci-slurm') or str(a).startswith(('local:', 'ci-slurm:'))
                for a in args)
     if here and '-p' not in args and default_build():
         args = (*args, '-p', build or f'^{default_build()}(-gpu-emulated)?$')
-    done = subprocess.run([*prefix, str(REFRAME), '-c', str(ROOT / 'checks'), '-R', *args],
-                          cwd=ROOT,
-                          env=environ, capture_output=True, text=True, timeout=timeout)
-    assert 'could not log performance data' not in done.stdout + done.stderr, done.stdout[-3000:]
-    return done
+    return [*prefix, str(REFRAME), '-c', str(ROOT / 'checks'), '-R', *args]
+
+
+def reframe_env(runs, env=None):
+    """The environment of ``reframe(...)``: results under ``runs``, TMPDIR there too."""
+    return {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
+            'RELIONBENCH_RUNS': str(runs), 'TMPDIR': str(runs / 'tmp'), **(env or {})}
 
 
 @pytest.fixture

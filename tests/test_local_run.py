@@ -1,7 +1,16 @@
 """Real ReFrame runs on the local system with the Debian RELION: failures are never passes."""
 
+import os
+import shutil
+import signal
+import subprocess
+import time
+
 import pytest
-from conftest import reframe
+from conftest import ROOT, reframe, reframe_command, reframe_env
+
+from relionbench import results
+from relionbench.cli import main
 
 pytestmark = pytest.mark.requires('relion')
 
@@ -18,8 +27,8 @@ def test_a_failing_relion_step_fails_the_check_and_names_it(tmp_path, runs):
     assert 'FAILED' in result.stdout and 'PASSED ] Ran' not in result.stdout
     assert 'step 1 class2d (relion_refine_mpi) exited with code 1' in result.stdout
     assert 'mpirun -np 23' in result.stdout          # the published 23 x 4 layout
-    perflogs = list((runs / 'perflogs').rglob('*.log'))
-    assert not perflogs or 'class2d_seconds' not in perflogs[0].read_text()
+    perflogs = (runs / 'perflogs').rglob('*.log')
+    assert not any('class2d_seconds' in log.read_text() for log in perflogs)
 
 
 def test_an_absent_dataset_skips_with_fetch_instructions(tmp_path, runs):
@@ -45,10 +54,6 @@ def test_reframe_s_prefix_holds_everything_the_run_writes(tmp_path, runs):
 def test_every_attempt_of_a_retried_case_stays_in_the_history(tmp_path, runs):
     """Extract made 3 s slower misses its time reference twice (--max-retries 1): both
     attempts are runs of the one session, read from the database once each."""
-    import os
-    import shutil
-
-    from relionbench import results
     slow = tmp_path / 'slow'
     slow.mkdir()
     (slow / 'relion_preprocess').write_text(
@@ -63,3 +68,40 @@ def test_every_attempt_of_a_retried_case_stays_in_the_history(tmp_path, runs):
         attempts = found[found.case == 'Extract/cpu-plain/1x2']
         assert len(attempts) == 2 and attempts.session.nunique() == 1, (source, attempts)
         assert set(attempts.result) == {'fail'}
+
+
+def test_a_real_history_of_every_kind_of_session_is_read_and_judged(tmp_path, runs):
+    """Real sessions of the miniature's Extract: one that passed, one with --reruns 1, a dry
+    run, one whose fixture failed (fail_deps) and one aborted by SIGTERM while RELION ran:
+    the report and compare read them without a crash, every stored run is in the report,
+    the dry run is not a run, and compare exits 1 on the aborted latest."""
+    extract = ('-n', '^Miniature.*Extract/', '--system', 'local')
+    for more in (('-r',), ('-r', '--reruns', '1'), ('--dry-run',)):
+        done = reframe(*extract, *more, runs=runs)
+        assert done.returncode == 0, done.stdout[-3000:]
+    failed = reframe(*extract, '-r', '-S', 'Calibration.speed_from=/nonexistent', runs=runs)
+    assert failed.returncode != 0 and '1 skipped' in failed.stdout, failed.stdout[-3000:]
+    started, slow = tmp_path / 'started', tmp_path / 'slow'
+    slow.mkdir()
+    (slow / 'relion_preprocess').write_text(f'#!/bin/sh\ntouch {started}\nsleep 120\n')
+    (slow / 'relion_preprocess').chmod(0o755)
+    env = reframe_env(runs, {'PATH': f'{slow}:{os.environ["PATH"]}'})
+    cut = subprocess.Popen(reframe_command(*extract, '-r', runs=runs), cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(600):
+        if started.exists() or cut.poll() is not None:
+            break
+        time.sleep(0.5)
+    cut.send_signal(signal.SIGTERM)
+    said = cut.communicate(timeout=120)[0]
+    assert 'ABORT' in said and 'received signal 15' in said, said[-3000:]
+
+    found = results.load(runs).runs
+    assert list(found.result) == ['pass', 'pass', 'pass', 'fail_deps', 'abort']
+    assert found.session.nunique() == 4                 # the dry run stored no run
+    assert 'Calibration failed' in found.fail_reason.iloc[3]
+    report = tmp_path / 'report'
+    assert main(['report', '--runs', str(runs), '--out', str(report)]) == 0
+    shown = (report / 'csv' / 'local_Miniature_Extract.csv').read_text().splitlines()[0]
+    assert len(shown.split(',')) == 1 + 5               # a column per run
+    assert main(['compare', '--runs', str(runs)]) == 1
