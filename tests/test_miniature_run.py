@@ -110,6 +110,9 @@ def test_perflog_has_provenance_truth_and_references(run, image):
     for path in (runs / 'perflogs').rglob('*.log'):
         header, *rows = [line.split('|') for line in path.read_text().splitlines()]
         names = [h.removesuffix('_var') for h in header if h.endswith('_var')]
+        if not names:                   # a fixture's: results without metrics
+            assert path.parent.name == 'fixtures' and rows, path
+            continue
         first = header.index(f'{names[0]}_var')
         for row in rows:
             assert row[first::7][:len(names)] == names, path
