@@ -59,7 +59,8 @@ STEPS_DIR = 'rb_steps'
 PERFLOG_FIELDS = (
     'check_job_completion_time', 'check_display_name', 'check_system', 'check_partition',
     'check_environ', 'check_result', 'check_case', 'check_num_tasks', 'check_num_cpus_per_task',
-    'check_relion_version', 'check_relion_build', 'check_container_image',
+    'check_relion_version', 'check_relion_build', 'check_relion_fft', 'check_relion_isa',
+    'check_relion_cuda', 'check_container_image',
     'check_container_sha256', 'check_suite_commit', 'check_dataset_id',
     'check_reference_source', 'check_jobid',
 )

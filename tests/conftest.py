@@ -84,12 +84,21 @@ def _missing_gitlab():
         f'npm install -g gitlab-ci-local@{GITLAB_CI_LOCAL} (4.74 and later need Node.js 22)')
 
 
+NVCC = shutil.which('nvcc') or '/usr/local/cuda-13.0/bin/nvcc'
+"""CUDA's compiler: on PATH, else where these machines have CUDA 13.0."""
+
+
+def _missing_cuda():
+    return '' if os.access(NVCC, os.X_OK) else (
+        f'CUDA\'s nvcc is not installed ({NVCC}): install the CUDA toolkit, or put nvcc on PATH')
+
+
 GITLAB_CI_LOCAL = '4.73.0'
 """The local GitLab CI runner .ci/run installs (npm), which runs examples/gitlab-ci.yml."""
 
 REQUIREMENTS = {'relion': _missing_relion, 'relion5': _missing_relion5, 'slurm': _missing_slurm,
                 'nodes': _missing_nodes, 'podman': _missing_podman, 'chromium': _missing_chromium,
-                'gitlab': _missing_gitlab}
+                'gitlab': _missing_gitlab, 'cuda': _missing_cuda}
 """Requirement name -> a function giving why it is missing ('' when present)."""
 SKIP_PREFIX = 'missing requirement '
 _found = {}
@@ -150,7 +159,7 @@ def group(item):
         return 'image'
     if needs & {'slurm', 'nodes'}:
         return 'slurm'
-    if needs & {'relion', 'relion5', 'chromium'}:
+    if needs & {'relion', 'relion5', 'chromium', 'cuda'}:
         return 'local'
     code = getattr(getattr(item, 'function', None), '__code__', None)
     if 'dry_runs' in item.fixturenames or (code and 'reframe' in code.co_names):

@@ -4,6 +4,7 @@ task/affinity) and gives each node a scratch folder of its own; and every node o
 checked for the suite before the first step (relionbench.run.nodes)."""
 
 import re
+import shlex
 import subprocess
 
 import pytest
@@ -81,6 +82,35 @@ def test_scratch_is_removed_only_where_the_job_made_it(tmp_path):
         (folder / 'relion_volatile').mkdir()
         subprocess.run(['sh', '-c', nodes.REMOVE_SCRATCH], env=env, check=True)
     assert not made.exists() and (site / 'relion_volatile').is_dir()
+
+
+def test_a_gpu_case_on_a_node_without_a_usable_gpu_stops_with_one_line(tmp_path):
+    """Before RELION starts, each node of a gpu case must have an NVIDIA device, a driver,
+    and a driver new enough for the build's CUDA. This machine has none; the driver's
+    answers are a stand-in nvidia-smi, the device a file in a /dev of the test's own."""
+    import socket
+    host = socket.gethostname()
+    none = subprocess.run(['sh', '-c', nodes.usable_gpu('13.0')], capture_output=True,
+                          text=True)
+    assert none.returncode == 1 and nodes.refusal(none.stderr) == (
+        f'node {host} has no NVIDIA GPU (no /dev/nvidia0): run the gpu cases on a partition '
+        'with GPUs')
+    smi = tmp_path / 'bin' / 'nvidia-smi'
+    smi.parent.mkdir()
+    smi.write_text('#!/bin/sh\necho 535.104.05\n')
+    smi.chmod(0o755)
+    for path, cuda, said in (
+            ('/usr/bin:/bin', '13.0', 'has no NVIDIA driver (nvidia-smi not found)'),
+            (f'{smi.parent}:/usr/bin:/bin', '13.0',
+             "has NVIDIA driver 535.104.05; the build's CUDA 13.0 needs 580 or later"),
+            (f'{smi.parent}:/usr/bin:/bin', '12.4', '')):
+        # a /dev of its own holding nvidia0 (a mount namespace: this machine's /dev untouched)
+        probe = (f'mount -t tmpfs none /dev && touch /dev/nvidia0 && '
+                 f'PATH={path} sh -c {shlex.quote(nodes.usable_gpu(cuda))}')
+        done = subprocess.run(['unshare', '--mount', 'sh', '-c', probe], capture_output=True,
+                              text=True)
+        assert done.returncode == (1 if said else 0), done.stderr
+        assert said in nodes.refusal(done.stderr) and (said or not done.stderr)
 
 
 @pytest.mark.requires('relion')

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHARED_RELION
+from conftest import NVCC, ROOT, SHARED_RELION
 
 from relionbench import builds
 from relionbench.builds import releases
@@ -56,11 +56,15 @@ def test_builds_are_found_on_path_in_the_listed_prefixes_and_under_opt(tmp_path)
     install(tmp_path / 'opt' / 'relion-5.0.1-altcpu-x86-64-v4', r'RELION version: 5.0.1 \n'
             r'Precision: BASE=double, VECTOR-ACC=single \n')
     install(tmp_path / 'opt' / 'relion-broken', '')
+    install(tmp_path / 'opt2' / 'relion-5.0.1-altcpu', r'RELION version: 5.0.1 \n'
+            r'Precision: BASE=double, VECTOR-ACC=single \n')
     found = builds.discover(path=str(tmp_path / 'usr' / 'bin'),
-                            listed=str(tmp_path / 'site' / 'relion5'), opt=str(tmp_path / 'opt'))
+                            listed=f'{tmp_path}/site/relion5:{tmp_path}/opt2/relion-5.0.1-altcpu',
+                            opt=str(tmp_path / 'opt'))
     assert [(b.name, b.version, b.accelerator) for b in found] == [
         ('relion-3_1_3-plain', '3.1.3', 'plain'),
         ('relion-5_0_1-altcpu', '5.0.1', 'ALTCPU'),
+        ('relion-5_0_1-altcpu-2', '5.0.1', 'ALTCPU'),        # a folder named like the first
         ('relion-5_0_1-altcpu-x86-64-v4', '5.0.1', 'ALTCPU')]
     assert found[0].prefix == '' and found[1].prefix == str(tmp_path / 'site' / 'relion5')
     env = found[1].environment(['local'])
@@ -172,7 +176,8 @@ def test_a_prefix_in_relionbench_relion_is_a_build(tmp_path):
     done = subprocess.run([str(Path(sys.executable).parent / 'relionbench'), 'builds'],
                           env={**os.environ, 'RELIONBENCH_RELION': str(prefix)},
                           capture_output=True, text=True, timeout=120)
-    assert f'relion-5_0_1-altcpu: RELION 5.0.1, ALTCPU, {prefix}' in done.stdout, done.stdout
+    assert f'relion-5_0_1-altcpu: RELION 5.0.1, ALTCPU, FFTW FFT, AVX2, {prefix}' in \
+        done.stdout, done.stdout
 
 
 def test_a_job_that_ran_another_relion_is_told_apart():
@@ -183,3 +188,44 @@ def test_a_job_that_ran_another_relion_is_told_apart():
         'version 3.1.3 instead of 5.0.1, accelerator plain instead of ALTCPU'
     assert builds.mismatch(extras, builds.UNKNOWN, builds.UNKNOWN) == ''  # nothing printed
     assert builds.mismatch({}, '3.1.3', builds.PLAIN) == ''               # nothing declared
+
+
+def test_what_a_binary_carries_is_read_from_it(tmp_path):
+    """The FFT library from what it links, the instruction set from its code, the build id
+    from its ELF notes; a wrapper script carries nothing readable."""
+    from relionbench.builds import binary
+    assert binary.fft('\tlibmkl_core.so => /usr/lib/x86_64-linux-gnu/libmkl_core.so') == 'MKL'
+    assert binary.fft('libfftw3f.so.3 => x\nlibcufft.so.12 => y') == 'FFTW+cuFFT'
+    assert binary.isa_of({'%zmm': 3, '%ymm': 9}) == 'AVX-512'
+    assert binary.isa_of({'%ymm': 9, 'vfmadd': 1}) == 'AVX2'
+    assert binary.isa_of({'%ymm': 9}) == 'AVX' and binary.isa_of({}) == 'SSE2'
+    sh = os.path.realpath('/bin/sh')
+    notes = subprocess.run(['readelf', '-n', sh], capture_output=True, text=True).stdout
+    assert binary.build_id(Path(sh).read_bytes()) == re.search(r'Build ID: (\w+)', notes)[1]
+    script = tmp_path / 'relion_refine'
+    script.write_text('#!/bin/sh\n')
+    assert binary.describe(script)['isa'] == 'unknown'
+
+
+@pytest.mark.requires('cuda')
+def test_the_gpu_code_of_a_cuda_binary_is_read_from_its_fat_binaries(tmp_path):
+    """A kernel compiled here by nvcc for three architectures, PTX for one: the release and
+    every architecture are read from the executable."""
+    from relionbench.builds import binary
+    (tmp_path / 'k.cu').write_text('__global__ void k(float *x) { x[threadIdx.x] *= 2; }\n'
+                                   'int main() { return 0; }\n')
+    nvcc = subprocess.run([NVCC, '-o', str(tmp_path / 'k'), str(tmp_path / 'k.cu'),
+                           '-gencode', 'arch=compute_75,code=sm_75',
+                           '-gencode', 'arch=compute_90,code=[sm_90,compute_90]',
+                           '-gencode', 'arch=compute_100,code=sm_100'],
+                          capture_output=True, text=True)
+    assert nvcc.returncode == 0, nvcc.stderr
+    release, archs = binary.cuda((tmp_path / 'k').read_bytes())
+    assert release == '13.0' and archs == 'sm_75+sm_90+sm_100+compute_90'
+
+
+@pytest.mark.requires('relion5')
+def test_the_shared_build_is_identified_by_what_it_links_and_its_code():
+    """/opt/relion-5.0.1-altcpu: FFTW, x86-64-v3 code (AVX2 and FMA), no GPU code."""
+    has = builds.carried(f'{SHARED_RELION}/bin')
+    assert (has['fft'], has['isa'], has['cuda'], has['cuda_archs']) == ('FFTW', 'AVX2', '', '')

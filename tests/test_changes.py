@@ -79,7 +79,7 @@ def test_compare_and_the_alert_name_the_first_slow_run(tmp_path):
         # inside the reference's 10 % tolerance against the median, but a step all the same
         assert time.status == compare.REGRESSED, time
         assert time.began.startswith('2026-11-06 01:00 (run 6 of ')
-        assert 'suite abc, relion, RELION 3.1.3 plain, native' in time.began
+        assert 'suite abc, relion, RELION 3.1.3 plain, FFTW FFT, SSE2, native' in time.began
         subject, text = compare.alert_message(loaded, table.reset_index())
         assert 'a step of +10.' in text and 'began 2026-11-06 01:00' in text
 

@@ -21,7 +21,7 @@ from relionbench.results import compare, simulate
 
 HEADER = '|'.join(f[len('check_'):] for f in PERFLOG_FIELDS)
 FIXED = ('{time}|Miniature %case=Class2D/cpu-plain/1x2|local|default|relion|{result}|'
-         'Class2D/cpu-plain/1x2|1|2|3.1.3|plain|||abc|miniature|local.yaml|{jobid}')
+         'Class2D/cpu-plain/1x2|1|2|3.1.3|plain|FFTW|SSE2||||abc|miniature|local.yaml|{jobid}')
 
 
 def perflog_line(time, seconds, result='pass', jobid='11', resolution='24.0'):

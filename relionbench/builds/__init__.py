@@ -39,6 +39,7 @@ LISTED = 'RELIONBENCH_RELION'          # ':'-separated install prefixes
 DATA_RELION = 'RELIONBENCH_DATA_RELION'  # the prefix whose programs make the miniature
 OPT = '/opt'
 LINKED = '--- linked libraries:'
+PROGRAM = '--- program:'
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Build:
     image: str = ''                 #: container image file (in the partition's image_dir)
     descr: str = ''
     features: tuple = field(default=())   #: extra environment features
+    fft: str = ''                   #: FFT library: 'FFTW', 'MKL', 'FFTW+cuFFT' ('' unknown)
+    isa: str = ''                   #: instruction set of its code: 'AVX2', 'AVX-512', ...
+    cuda: str = ''                  #: CUDA release and GPU code: '13.0 sm_90+compute_90'
 
     @property
     def release_key(self):
@@ -76,7 +80,9 @@ class Build:
                'extras': {'relion_version': self.version, 'relion_release': self.release,
                           'relion_accelerator': self.accelerator,
                           'relion_prefix': self.prefix, 'relion_image': self.image,
-                          'relion_modules': ' '.join(self.modules)}}
+                          'relion_modules': ' '.join(self.modules),
+                          'relion_fft': self.fft, 'relion_isa': self.isa,
+                          'relion_cuda': self.cuda}}
         if modules_by_hand and self.modules:
             env['prepare_cmds'] = [f'module load {m}' for m in self.modules]
         else:
@@ -106,18 +112,40 @@ def from_libraries(ldd_text):
 
 def version_command(program='relion_refine'):
     """A shell command printing what the build says of itself: ``--version``, then the
-    libraries its binary links against (the fallback where no accelerator tag is printed)."""
+    libraries its binary links against (the fallback where no accelerator tag is printed,
+    and its FFT library), then which binary it was."""
     return (f'{program} --version 2>&1; echo "{LINKED}"; '
-            f'ldd "$(command -v {program})" 2>/dev/null || true')
+            f'ldd "$(command -v {program})" 2>/dev/null || true; '
+            f'echo "{PROGRAM}"; command -v {program}')
+
+
+def _sections(text):
+    """(printed, linked, program) of ``version_command``'s output."""
+    printed, _, rest = text.partition(LINKED)
+    linked, _, program = rest.partition(PROGRAM)
+    return printed, linked, program.strip()
 
 
 def read_version(text):
     """(version, accelerator) from ``version_command``'s output."""
-    printed, _, linked = text.partition(LINKED)
+    printed, linked, _ = _sections(text)
     version, accelerator = parse_version(printed)
     if version != UNKNOWN and accelerator == UNKNOWN and linked.strip():
         accelerator = from_libraries(linked)
     return version, accelerator
+
+
+def read_carried(text, native=True):
+    """{'fft', 'isa', 'cuda', 'cuda_archs'} of the binary ``version_command`` ran: its FFT
+    library from the libraries it linked there; the rest from the binary itself where this
+    process can read it (``native``: not inside an image, whose paths are not ours)."""
+    from relionbench.builds import binary
+    _, linked, program = _sections(text)
+    found = {'fft': binary.fft(linked) or UNKNOWN, 'isa': UNKNOWN, 'cuda': '',
+             'cuda_archs': ''}
+    if native and program and os.path.isfile(program):
+        found.update({k: v for k, v in binary.describe(program, linked).items() if k != 'fft'})
+    return found
 
 
 def mismatch(extras, version, accelerator):
@@ -133,16 +161,28 @@ def mismatch(extras, version, accelerator):
 
 
 @functools.cache
-def identify(bindir):
-    """(version, accelerator) of the relion_refine in ``bindir``, from what it prints;
-    (UNKNOWN, UNKNOWN) when it does not run."""
+def _said(bindir):
+    """``version_command``'s output with the relion_refine in ``bindir`` ('' when it does
+    not run)."""
     env = {**os.environ, 'PATH': f'{bindir}:{os.environ.get("PATH", "")}'}
     try:
         out = subprocess.run(['sh', '-c', version_command()], capture_output=True, text=True,
                              timeout=60, env=env)
     except (OSError, subprocess.TimeoutExpired):
-        return UNKNOWN, UNKNOWN
-    return read_version(out.stdout + out.stderr)
+        return ''
+    return out.stdout + out.stderr
+
+
+def identify(bindir):
+    """(version, accelerator) of the relion_refine in ``bindir``, from what it prints;
+    (UNKNOWN, UNKNOWN) when it does not run."""
+    return read_version(_said(bindir))
+
+
+@functools.cache
+def carried(bindir):
+    """{'fft', 'isa', 'cuda', 'cuda_archs'} of the relion_refine in ``bindir``."""
+    return read_carried(_said(bindir))
 
 
 def env_name(text):
@@ -180,12 +220,22 @@ def discover(path=None, listed=None, opt=OPT):
         version, accelerator = identify(bindir)
         if version == UNKNOWN:
             continue
-        name = env_name(f'relion-{version}-{FEATURES.get(accelerator, accelerator)}')
-        if any(b.name == name for b in builds):
+        has = carried(bindir)
+        kind = [FEATURES.get(accelerator, accelerator), *(['mkl'] if has['fft'] == 'MKL' else []),
+                *(['avx512'] if has['isa'] == 'AVX-512' else [])]
+        name = env_name(f'relion-{version}-{"-".join(kind)}')
+        taken = {b.name for b in builds}
+        if name in taken:
             name = env_name(os.path.basename(prefix.rstrip('/')) or bindir)
+        base, count = name, 2
+        while name in taken:                # two alike in folders of one name
+            name, count = f'{base}-{count}', count + 1
         where = prefix or bindir
+        gpu_code = ' '.join(filter(None, (has['cuda'], has['cuda_archs'])))
         builds.append(Build(name, version, accelerator, prefix, bindir,
-                            descr=f'RELION {version} ({accelerator}) in {where}'))
+                            descr=f'RELION {version} ({accelerator}, {has["fft"]} FFT, '
+                                  f'{has["isa"]}) in {where}',
+                            fft=has['fft'], isa=has['isa'], cuda=gpu_code))
     return builds
 
 

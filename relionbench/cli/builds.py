@@ -17,8 +17,9 @@ def cmd_builds(args):
         return 0
     for build in found:
         mark = ' (default; makes the miniature)' if build is default else ''
-        print(f'{build.name}: RELION {build.version}, {build.accelerator}, '
-              f'{build.prefix or build.bindir}{mark}')
+        gpu = f', CUDA {build.cuda}' if build.cuda else ''
+        print(f'{build.name}: RELION {build.version}, {build.accelerator}, {build.fft} FFT, '
+              f'{build.isa}{gpu}, {build.prefix or build.bindir}{mark}')
     return 0
 
 

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 
 from relionbench.constants import CPU_ALTCPU, CPU_PLAIN, GPU
-from relionbench.results import sidebyside
+from relionbench.results import relion_label, sidebyside
 from relionbench.science import metrics
 
 PLOT_COLUMNS = ('run', 'time', 'system', 'partition', 'environ', 'check', 'stage', 'case',
@@ -37,7 +37,7 @@ def _run_rows(run):
             'nodes': _int(run.nodes), 'GPUs': run.gpus or '',
             'tasks x threads': f'{_int(run.tasks)} x {_int(run.threads)}',
             'job id': _text(run.jobid), 'date': when(run.time), 'result': result,
-            'RELION': f'{run.relion_version} {run.relion_build}'.strip(),
+            'RELION': relion_label(run),
             'image': run.container_image or 'native'}
 
 

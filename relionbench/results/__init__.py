@@ -19,8 +19,9 @@ import pandas as pd
 
 from relionbench.constants import PERFVAR_FIELDS
 
-PROVENANCE = ('relion_version', 'relion_build', 'container_image', 'container_sha256',
-              'suite_commit', 'dataset_id', 'reference_source')
+PROVENANCE = ('relion_version', 'relion_build', 'relion_fft', 'relion_isa', 'relion_cuda',
+              'container_image', 'container_sha256', 'suite_commit', 'dataset_id',
+              'reference_source')
 RUN_COLUMNS = ('run', 'session', 'time', 'system', 'partition', 'environ', 'check', 'name',
                'case', 'stage', 'variant', 'scale', 'result', 'fail_phase', 'fail_reason',
                'tasks', 'threads', 'gpus', 'nodes', 'jobid', *PROVENANCE, 'source')
@@ -28,6 +29,19 @@ VALUE_COLUMNS = ('run', 'metric', 'value', 'unit', 'ref', 'low', 'high', 'metric
 RAW_COLUMNS = ('run', 'metric', 'value', 'ref', 'lower', 'upper', 'unit', 'result')
 NEEDED = ('display_name', 'system', 'partition', 'result')
 """Perflog columns without which a record cannot be placed."""
+
+
+def relion_label(run):
+    """What a run's RELION was, as it printed and linked it: '5.0.1 ALTCPU, MKL FFT, AVX2'
+    (the parts it recorded; CUDA's release and GPU code for a CUDA build)."""
+    def known(field):
+        value = getattr(run, field, '')
+        return '' if not isinstance(value, str) or value in ('', 'unknown') else value
+    fft = known('relion_fft')
+    parts = [f'{known("relion_version")} {known("relion_build")}'.strip(),
+             f'{fft} FFT' if fft else '', known('relion_isa'),
+             f'CUDA {known("relion_cuda")}' if known('relion_cuda') else '']
+    return ', '.join(p for p in parts if p)
 
 
 class Results:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from relionbench import workflows
-from relionbench.results import changes, references
+from relionbench.results import changes, references, relion_label
 from relionbench.science import metrics
 
 KEY = ['system', 'partition', 'environ', 'name', 'dataset_id']
@@ -110,7 +110,7 @@ def _step(series, column, name, latest, history):
     image = first.container_image or 'native'
     began = (f'{first.time:%Y-%m-%d %H:%M} (run {position + 1} of {len(window)}; suite '
              f'{first.suite_commit or "unknown"}, {first.environ}, RELION '
-             f'{first.relion_version} {first.relion_build}, {image})')
+             f'{relion_label(first)}, {image})')
     extra = {'step': found.change(kind), 'began': began}
     if found.worse:
         extra['status'] = REGRESSED
@@ -225,8 +225,8 @@ def alert_message(results, table, system=None, since=None):
     sessions = session_runs.session.nunique()
     header = [f'{sessions} session(s) since {since:%Y-%m-%d %H:%M UTC}' if since is not None
               else f'Session {newest.session}' if pd.notna(newest.session) else 'Latest runs',
-              f'suite {newest.suite_commit or "unknown"}, RELION {newest.relion_version} '
-              f'{newest.relion_build}'.rstrip(), '']
+              f'suite {newest.suite_commit or "unknown"}, RELION {relion_label(newest)}'
+              .rstrip(), '']
     return subject, '\n'.join(header + lines)
 
 

@@ -75,6 +75,8 @@ def write_perflogs(folder, records, systems=('scarf', 'pearl'), seed=0, fail_eve
         fixed = [when.isoformat(), f'{check} %case={case}', system, partition, build,
                  result, case, str(tasks), str(threads), version,
                  'CUDA' if variant == GPU else 'ALTCPU' if variant == CPU_ALTCPU else 'plain',
+                 'FFTW+cuFFT' if variant == GPU else 'FFTW', 'AVX2',
+                 '13.0 sm_90+compute_90' if variant == GPU else '',
                  '', '', 'simulated', 'miniature', entry.source, str(100000 + number)]
         path = Path(folder) / 'perflogs' / system / partition / f'{check}.log'
         if path not in lines:

@@ -89,6 +89,13 @@ class RelionStage(rfm.RunOnlyRegressionTest):
     relion_version = variable(str, value=provenance.UNKNOWN)
     #: Its accelerator tag or linked libraries (ALTCPU, CUDA, ...), as the build printed them
     relion_build = variable(str, value=provenance.UNKNOWN)
+    #: The FFT library the job's relion_refine linked (FFTW, MKL, FFTW+cuFFT)
+    relion_fft = variable(str, value=provenance.UNKNOWN)
+    #: The instruction set of its code (SSE2, AVX, AVX2, AVX-512), from its disassembly
+    relion_isa = variable(str, value=provenance.UNKNOWN)
+    #: For a CUDA build, the CUDA release that compiled it and the GPU code it carries
+    #: ('13.0 sm_90+compute_90'; '' for none)
+    relion_cuda = variable(str, value='')
     #: The sha256 digest of the image RELION ran in ('' for native)
     container_sha256 = variable(str, value='')
     #: The suite's git commit (with ``-dirty`` for uncommitted changes)
@@ -259,13 +266,16 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         self.job.launcher.options += options
         launcher = self.job.launcher.run_command(self.job)
         self.job.launcher = getlauncher('local')()
-        node_lines = nodes.prepare((jobscript.MEASURE,), self.stagedir,
-                                   on_slurm(self.current_partition), bool(self.scratch), options)
-        if extras.get(X_EXCLUSIVE):         # the stages only: one-task fixtures share nodes
-            self.job.options += ['--exclusive']
         variant = self.case.variant
         if variant == GPU and extras.get(X_GPU_EMULATED):
             variant = CPU_PLAIN             # the GPU layout and GRES, RELION on the CPU
+        gpu = (self.current_environ.extras.get('relion_cuda', '').split(' ')[0]
+               if variant == GPU else None)  # a real GPU case: each node must have one
+        node_lines = nodes.prepare((jobscript.MEASURE,), self.stagedir,
+                                   on_slurm(self.current_partition), bool(self.scratch), options,
+                                   gpu=gpu)
+        if extras.get(X_EXCLUSIVE):         # the stages only: one-task fixtures share nodes
+            self.job.options += ['--exclusive']
         self.prerun_cmds = jobscript.stage_lines(
             self.stage, variant, self.layout, self.dataset, launcher,
             image=self.container_exec() if self.container_image else None,
@@ -349,6 +359,9 @@ class RelionStage(rfm.RunOnlyRegressionTest):
         except OSError:
             return
         self.relion_version, self.relion_build = builds.read_version(text)
+        has = builds.read_carried(text, native=not self.container_image)
+        self.relion_fft, self.relion_isa = has['fft'], has['isa']
+        self.relion_cuda = ' '.join(filter(None, (has['cuda'], has['cuda_archs'])))
 
     @run_before('sanity')
     def record_placement(self):

@@ -47,10 +47,36 @@ def on_every_node(slurm, launcher_options=()):
             f'{options} "$@"; }}')
 
 
-def prepare(files, stagedir, slurm, scratch=False, launcher_options=()):
+DRIVERS = {'11': 450, '12': 525, '13': 580}
+"""The oldest NVIDIA driver (its major version) that runs code of each CUDA major release
+(NVIDIA's CUDA toolkit release notes: minor version compatibility)."""
+
+
+def usable_gpu(cuda=''):
+    """A shell test, run on a node, that fails with one line naming the node when it has no
+    usable NVIDIA GPU: no device, no driver, or a driver older than ``cuda`` (the build's
+    CUDA release, '13.0') needs."""
+    node = '$(hostname)'
+    tests = [f'ls /dev/nvidia[0-9]* >/dev/null 2>&1 || {{ echo "{MARK}node {node} has no '
+             'NVIDIA GPU (no /dev/nvidia0): run the gpu cases on a partition with GPUs" >&2; '
+             'exit 1; }',
+             f'command -v nvidia-smi >/dev/null || {{ echo "{MARK}node {node} has no NVIDIA '
+             'driver (nvidia-smi not found): install the driver" >&2; exit 1; }']
+    need = DRIVERS.get(cuda.split('.')[0])
+    if need:
+        tests.append('v=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>&1 | '
+                     f'head -n 1); [ "${{v%%.*}}" -ge {need} ] 2>/dev/null || {{ echo "{MARK}'
+                     f'node {node} has NVIDIA driver $v; the build\'s CUDA {cuda} needs {need} '
+                     'or later" >&2; exit 1; }')
+    return '; '.join(tests)
+
+
+def prepare(files, stagedir, slurm, scratch=False, launcher_options=(), gpu=None):
     """Lines after the stage folder's own folders exist: every node checked for the suite's
-    ``files`` and the stage folder, scratch made on each, and removed at the end."""
-    work = visible(files, stagedir) + (f'; {MAKE_SCRATCH}' if scratch else '')
+    ``files`` and the stage folder (and for a usable GPU, ``gpu`` being the build's CUDA
+    release), scratch made on each, and removed at the end."""
+    work = visible(files, stagedir) + (f'; {usable_gpu(gpu)}' if gpu is not None else '')
+    work += f'; {MAKE_SCRATCH}' if scratch else ''
     # the removal first: a node that fails its check leaves the others' scratch made
     remove = [f'rb_scratch_gone() {{ rb_nodes sh -c {shlex.quote(REMOVE_SCRATCH)}; }}',
               'rb_at_exit rb_scratch_gone'] if scratch else []
@@ -73,4 +99,5 @@ REMOVE_SCRATCH = f'[ ! -e "$RB_SCRATCH/{MADE}" ] || rm -rf "$RB_SCRATCH"'
 def refusal(text):
     """The first refusal line a node printed ('' when none)."""
     return next((line[len(MARK):] for line in text.splitlines() if line.startswith(MARK)
-                 and ' not visible on node ' in line), '')
+                 and (' not visible on node ' in line or line.startswith(f'{MARK}node '))),
+                '')
