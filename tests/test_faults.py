@@ -14,6 +14,8 @@ import time
 import pytest
 from conftest import ROOT, clock, reframe, slower, stand_in
 
+from relionbench.constants import PERFLOG_FIELDS
+
 relion = pytest.mark.requires('relion')
 slurm = pytest.mark.requires('relion', 'slurm')
 
@@ -258,7 +260,8 @@ def test_two_suite_runs_at_once_keep_their_own_files(runs):
     assert len(list(runs.glob('output/*/ci-slurm/cpu/*/Miniature_*'))) == 2
     lines = [line for line in perflog(runs, 'ci-slurm', 'cpu').splitlines()
              if line.startswith('20') and 'MotionCorr' in line]
-    assert len(lines) == 2 and len({line.split('|')[16] for line in lines}) == 2
+    jobid = PERFLOG_FIELDS.index('check_jobid')
+    assert len(lines) == 2 and len({line.split('|')[jobid] for line in lines}) == 2
     sessions = subprocess.run(
         [sys.executable, '-c', 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1])'
          '.execute("select count(*) from sessions").fetchone()[0])', str(runs / 'results.db')],
