@@ -136,16 +136,14 @@ def read_version(text):
 
 
 def read_carried(text, native=True):
-    """{'fft', 'isa', 'cuda', 'cuda_archs'} of the binary ``version_command`` ran: its FFT
-    library from the libraries it linked there; the rest from the binary itself where this
-    process can read it (``native``: not inside an image, whose paths are not ours)."""
+    """{'fft', 'isa', 'cuda'} of the binary ``version_command`` ran (binary.describe): its
+    FFT library from the libraries it linked there; the rest from the binary itself where
+    this process can read it (``native``: not inside an image, whose paths are not ours)."""
     from relionbench.builds import binary
     _, linked, program = _sections(text)
-    found = {'fft': binary.fft(linked) or UNKNOWN, 'isa': UNKNOWN, 'cuda': '',
-             'cuda_archs': ''}
     if native and program and os.path.isfile(program):
-        found.update({k: v for k, v in binary.describe(program, linked).items() if k != 'fft'})
-    return found
+        return binary.describe(program, linked)
+    return {'fft': binary.fft(linked) or UNKNOWN, 'isa': UNKNOWN, 'cuda': ''}
 
 
 def mismatch(extras, version, accelerator):
@@ -181,7 +179,7 @@ def identify(bindir):
 
 @functools.cache
 def carried(bindir):
-    """{'fft', 'isa', 'cuda', 'cuda_archs'} of the relion_refine in ``bindir``."""
+    """{'fft', 'isa', 'cuda'} of the relion_refine in ``bindir``."""
     return read_carried(_said(bindir))
 
 
@@ -231,11 +229,9 @@ def discover(path=None, listed=None, opt=OPT):
         while name in taken:                # two alike in folders of one name
             name, count = f'{base}-{count}', count + 1
         where = prefix or bindir
-        gpu_code = ' '.join(filter(None, (has['cuda'], has['cuda_archs'])))
         builds.append(Build(name, version, accelerator, prefix, bindir,
                             descr=f'RELION {version} ({accelerator}, {has["fft"]} FFT, '
-                                  f'{has["isa"]}) in {where}',
-                            fft=has['fft'], isa=has['isa'], cuda=gpu_code))
+                                  f'{has["isa"]}) in {where}', **has))
     return builds
 
 

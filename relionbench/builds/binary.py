@@ -6,13 +6,11 @@ The instruction set is read from the disassembly (``objdump``): AVX-512 code use
 registers, AVX2 code ymm with the AVX2/FMA instructions. It takes about a second, so it is
 kept per binary (by its GNU build id) in ``$XDG_CACHE_HOME/relionbench/binaries``."""
 
-import json
 import os
 import re
 import shutil
 import struct
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -101,36 +99,24 @@ def libraries(linked):
 
 
 def describe(program, linked=''):
-    """{'fft', 'isa', 'cuda', 'cuda_archs'} of the executable ``program``, whose ``ldd``
-    text is ``linked``; kept per build id, so each binary is disassembled once."""
+    """{'fft', 'isa', 'cuda'} of the executable ``program``, whose ``ldd`` text is
+    ``linked``: 'cuda' is its CUDA release and GPU code ('13.0 sm_90+compute_90'; '' for
+    none). The instruction set is kept per build id, so each binary is disassembled once."""
+    found = {'fft': fft(linked) or UNKNOWN, 'isa': UNKNOWN, 'cuda': ''}
     data = Path(program).read_bytes()
     if not data.startswith(b'\x7fELF'):        # a wrapper script: nothing to read here
-        return {'fft': fft(linked) or UNKNOWN, 'isa': UNKNOWN, 'cuda': '', 'cuda_archs': ''}
+        return found
+    found['cuda'] = ' '.join(filter(None, cuda(data)))
     key = build_id(data)
-    cached = _cache() / f'{key}.json'
+    cached = _cache() / f'{key}.isa'
     if key and cached.is_file():
-        try:
-            return json.loads(cached.read_text())
-        except ValueError:
-            pass
-    release, archs = cuda(data)
-    found = {'fft': fft(linked) or UNKNOWN, 'isa': isa([program, *libraries(linked)]),
-             'cuda': release, 'cuda_archs': archs}
+        found['isa'] = cached.read_text().strip()
+        return found
+    found['isa'] = isa([program, *libraries(linked)])
     if key and found['isa'] != UNKNOWN:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps(found))
+            cached.write_text(found['isa'])
         except OSError:
             pass
     return found
-
-
-def main(argv=None):
-    """``python -m relionbench.builds.binary PROGRAM``: what it carries, as JSON (the job
-    runs it after ``ldd``, whose text it reads on standard input)."""
-    argv = sys.argv[1:] if argv is None else argv
-    print(json.dumps(describe(argv[0], sys.stdin.read() if not sys.stdin.isatty() else '')))
-
-
-if __name__ == '__main__':
-    main()

@@ -360,8 +360,7 @@ class RelionStage(rfm.RunOnlyRegressionTest):
             return
         self.relion_version, self.relion_build = builds.read_version(text)
         has = builds.read_carried(text, native=not self.container_image)
-        self.relion_fft, self.relion_isa = has['fft'], has['isa']
-        self.relion_cuda = ' '.join(filter(None, (has['cuda'], has['cuda_archs'])))
+        self.relion_fft, self.relion_isa, self.relion_cuda = has['fft'], has['isa'], has['cuda']
 
     @run_before('sanity')
     def record_placement(self):
