@@ -21,14 +21,13 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relionbench import ROOT, builds, workflows
+from relionbench import builds, workflows
 from relionbench.constants import STEPS_DIR
 from relionbench.machine import calibration
-from relionbench.run import records
+from relionbench.run import invoke, records
 from relionbench.run.layouts import parse_trial, pool
 
 
@@ -110,12 +109,10 @@ def reframe(args, runs, system, build):
     """Run the suite's reframe on ``system`` with results under ``runs``; the report."""
     runs.mkdir(parents=True, exist_ok=True)
     report = runs / f'report-{len(list(runs.glob("report-*.json")))}.json'
-    environ = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py'),
-               'RELIONBENCH_RUNS': str(runs)}
-    command = [str(Path(sys.executable).parent / 'reframe'), '-c', str(ROOT / 'checks'), '-R',
-               '-r', '--system', system, '--exec-policy', 'serial', *args,
-               *(['-p', build] if build else []), '--report-file', str(report)]
-    done = subprocess.run(command, env=environ, capture_output=True, text=True)
+    command = invoke.command('-r', '--system', system, '--exec-policy', 'serial', *args,
+                             *(['-p', build] if build else []), '--report-file', str(report))
+    done = subprocess.run(command, env=invoke.environ(RELIONBENCH_RUNS=str(runs)),
+                          capture_output=True, text=True)
     if not report.exists():
         raise TuneError(f'reframe did not run ({" ".join(command)}):\n{done.stdout[-2000:]}')
     return json.loads(report.read_text())

@@ -187,9 +187,8 @@ def alert_message(results, table, system=None, since=None):
     if runs.empty:
         return None
     newest = runs.iloc[-1]
-    session_runs = runs[runs.session == newest.session] if pd.notna(newest.session) else runs
-    if since is not None:
-        session_runs = runs[runs.time >= since]
+    session_runs = (runs[runs.time >= since] if since is not None else
+                    runs[runs.session == newest.session] if pd.notna(newest.session) else runs)
     current = set(session_runs.groupby(KEY, sort=False).tail(1).run)
     values = results.values[results.values.run.isin(current)].merge(runs, on='run')
     missed = values[values.metric_result == 'fail']

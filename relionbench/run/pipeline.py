@@ -3,16 +3,14 @@ build, each a reframe session of its own (``scripts/nightly --run-only``), then 
 that writes the report and sends one alert for them all (``--report-only``). Why the suite
 writes its own instead of ``reframe --ci-generate``: docs/results.md."""
 
-import os
 import re
 import shlex
 import subprocess
-import sys
-from pathlib import Path
 
 import yaml
 
 from relionbench import ROOT
+from relionbench.run import invoke
 
 LISTED = re.compile(r'^- (\S+) %case=(([^/\s]+)/\S+) /\w+ @\S+?\+(\S+)$', re.M)
 """A case of ``reframe -lC``: check, case (stage/variant/scale), stage, build."""
@@ -27,10 +25,8 @@ TIMEOUT = '3d'
 def cases(system, options=()):
     """{(check, stage, build): [case, ...]} of what ``reframe -lC`` selects on ``system``
     with ``options``, in its order; ValueError with reframe's error when it cannot list."""
-    env = {**os.environ, 'RFM_CONFIG_FILES': str(ROOT / 'config' / 'settings.py')}
-    listed = subprocess.run([str(Path(sys.executable).parent / 'reframe'), '-c',
-                             str(ROOT / 'checks'), '-R', '-lC', '--system', system, *options],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
+    listed = subprocess.run(invoke.command('-lC', '--system', system, *options), cwd=ROOT,
+                            env=invoke.environ(), capture_output=True, text=True)
     if listed.returncode != 0:
         error = [line for line in listed.stdout.splitlines() if 'ERROR' in line]
         raise ValueError(f'reframe could not list the checks of {system}: '
