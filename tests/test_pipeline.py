@@ -3,20 +3,14 @@
 over every session since the pipeline began (compare --since)."""
 
 import shlex
-import subprocess
-import sys
 
 import pandas as pd
 import yaml
 from conftest import reframe
+from test_alert_run import relionbench
 
 from relionbench.results import Results, compare
 from relionbench.run import pipeline
-
-
-def relionbench(*args):
-    return subprocess.run([sys.executable, '-m', 'relionbench.cli', *args],
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_one_job_per_stage_and_build_each_selecting_its_cases(tmp_path):
